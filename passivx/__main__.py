@@ -1,0 +1,3 @@
+from passivx.cli import main
+
+main()

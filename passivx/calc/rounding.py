@@ -1,0 +1,41 @@
+"""Step rounding with a float-noise guard (STRATEGY.md §1).
+
+`x/s` is first snapped to 10 decimals so 0.30000000000000004 does not move a value a step; results are
+snapped too. Ties go to even (like NumPy and Python `round`). Only IEEE operations that NumPy and numba
+perform identically are used, so JIT on and off agree to the bit.
+"""
+import math
+
+import numpy as np
+
+from passivx.calc.jit import jit
+
+
+@jit
+def snap(v: float) -> float:
+    """Round `v` to 10 decimals (the float-noise guard)."""
+    return np.rint(v * 1e10) / 1e10
+
+
+@jit
+def round_up(x: float, step: float) -> float:
+    """Smallest multiple of `step` >= x."""
+    return snap(math.ceil(snap(x / step)) * step)
+
+
+@jit
+def round_dn(x: float, step: float) -> float:
+    """Largest multiple of `step` <= x."""
+    return snap(math.floor(snap(x / step)) * step)
+
+
+@jit
+def round_(x: float, step: float) -> float:
+    """Nearest multiple of `step`, ties to even."""
+    return snap(np.rint(snap(x / step)) * step)
+
+
+@jit
+def iround(x: float) -> int:
+    """`int(round(x))` with ties to even."""
+    return int(np.rint(x))
