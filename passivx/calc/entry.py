@@ -1,0 +1,18 @@
+"""THE entry point of the calculator, shared by the backtester and the live engine."""
+from passivx.calc.classic import classic_orders
+from passivx.calc.jit import jit
+from passivx.calc.layout import C_MODE, MODE_CLASSIC
+from passivx.calc.modes import side_orders
+from passivx.calc.rounding import iround
+
+
+@jit
+def ideal_orders(cfg, mkt, st, whole_grid: bool, out) -> int:
+    """Fill `out` with the ideal orders for state `st` and return their count.
+
+    Classic mode: `classic_orders`. Grid modes: long entries, long closes, short entries, short closes.
+    `whole_grid` lists every entry node of a grid instead of only the next one."""
+    if iround(cfg[C_MODE]) == MODE_CLASSIC:
+        return classic_orders(cfg, mkt, st, whole_grid, out)
+    n = side_orders(cfg, mkt, st, 1, whole_grid, out, 0)
+    return side_orders(cfg, mkt, st, -1, whole_grid, out, n)

@@ -1,0 +1,147 @@
+"""The take-profit grid of the modes (STRATEGY.md §3 "Take-profit grid"): frontwards and backwards_tp."""
+import numpy as np
+
+from passivx.calc.contracts import cost_to_qty, min_entry_qty, new_position, wallet_exposure
+from passivx.calc.jit import jit
+from passivx.calc.layout import (
+    K_CLOSE, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, P_BACKWARDS_TP, P_MARKUP_RANGE, P_MIN_MARKUP,
+    P_N_CLOSE_ORDERS, P_WEL,
+)
+from passivx.calc.orders import put
+from passivx.calc.rounding import iround, round_, round_dn, round_up
+
+
+@jit
+def linspace(a: float, b: float, n: int) -> np.ndarray:
+    """`np.linspace(a, b, n)` with NumPy's arithmetic (`i*step + a`, last point exactly `b`)."""
+    out = np.empty(max(n, 0))
+    if n == 1:
+        out[0] = a
+    elif n > 1:
+        step = (b - a) / (n - 1)
+        for i in range(n - 1):
+            out[i] = i * step + a
+        out[n - 1] = b
+    return out
+
+
+@jit
+def round_close(price: float, side: int, step: float) -> float:
+    """Round a close price away from the position: long asks up, short bids down."""
+    return round_up(price, step) if side > 0 else round_dn(price, step)
+
+
+@jit
+def tp_prices(cfg, base: int, mkt, side: int, pos_price: float, balance: float, best_bid: float,
+              best_ask: float):
+    """(kept prices nearest first, k kept, number of distinct prices) of the side's take-profit grid.
+
+    Kept prices do not cross the book (long >= best_ask, short <= best_bid). Frontwards keeps duplicate
+    prices; backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))` points and
+    de-duplicates them."""
+    backwards = cfg[base + P_BACKWARDS_TP] != 0.0
+    if backwards:
+        full = cost_to_qty(balance * cfg[base + P_WEL], pos_price, mkt)
+        n = max(1, iround(min(cfg[base + P_N_CLOSE_ORDERS], full / min_entry_qty(pos_price, mkt))))
+    else:
+        n = iround(cfg[base + P_N_CLOSE_ORDERS])
+    lo = cfg[base + P_MIN_MARKUP]
+    raw = linspace(pos_price * (1.0 + side * lo),
+                   pos_price * (1.0 + side * (lo + cfg[base + P_MARKUP_RANGE])), n)
+    kept = np.empty(raw.size)
+    k = 0
+    n_all = 0
+    prev = np.nan
+    for i in range(raw.size):
+        p = round_close(raw[i], side, mkt[M_PRICE_STEP])
+        if backwards and p == prev:
+            continue
+        prev = p
+        n_all += 1
+        if (side > 0 and p >= best_ask) or (side < 0 and p <= best_bid):
+            kept[k] = p
+            k += 1
+    return kept, k, n_all
+
+
+@jit
+def put_close(out, n: int, side: int, kind: int, price: float, qty: float, size: float, pos_price: float,
+              balance: float, mkt):
+    """Write a reduce-only close of `qty` at `price` for a position `size`; return (n, size after)."""
+    after, after_price = new_position(size, pos_price, -side * qty, price, mkt)
+    n = put(out, n, -side, side, kind, price, qty, True, after, after_price,
+            wallet_exposure(after, after_price, balance, mkt))
+    return n, after
+
+
+@jit
+def _frontwards(mkt, prices, k: int, q: float, qtys) -> None:
+    """Equal shares of `q` from the nearest price out; the farthest takes the rest (STRATEGY §3)."""
+    step = mkt[M_QTY_STEP]
+    d = round_dn(q / k, step)
+    rem = q
+    last = -1
+    for i in range(k - 1):
+        mq = min_entry_qty(prices[i], mkt)
+        if rem < mq:
+            break
+        c = min(rem, max(mq, d))
+        qtys[i] = c
+        rem = round_(rem - c, step)
+        last = i
+    if rem >= min_entry_qty(prices[k - 1], mkt):
+        qtys[k - 1] = rem
+    elif last >= 0:
+        qtys[last] = round_(qtys[last] + rem, step)
+
+
+@jit
+def _backwards(mkt, prices, k: int, n_all: int, q: float, full: float, qtys) -> None:
+    """Fixed shares of the full position from the farthest price in; the rest onto the nearest placed."""
+    step = mkt[M_QTY_STEP]
+    per = max(mkt[M_MIN_QTY], round_up(full / n_all, step))
+    rem = q
+    last = -1
+    for i in range(k - 1, -1, -1):
+        mq = min_entry_qty(prices[i], mkt)
+        c = min(rem, max(per, mq))
+        if c < mq:
+            if last < 0:
+                last = i
+            qtys[last] = round_(qtys[last] + rem, step)
+            rem = 0.0
+            break
+        qtys[i] = c
+        rem = round_(rem - c, step)
+        last = i
+    if rem > 0.0 and last >= 0:
+        qtys[last] = round_(qtys[last] + rem, step)
+
+
+@jit
+def tp_grid(cfg, base: int, mkt, side: int, size: float, pos_price: float, balance: float, best_bid: float,
+            best_ask: float, out, n: int) -> int:
+    """Write the take-profit closes (K_CLOSE, reduce-only, nearest price first) of `size` (signed) and
+    return the new row count. With no kept price: all of it at the top of the book."""
+    q = round_dn(abs(size), mkt[M_QTY_STEP])
+    if q == 0.0:
+        return n
+    size = side * q
+    prices, k, n_all = tp_prices(cfg, base, mkt, side, pos_price, balance, best_bid, best_ask)
+    if k == 0:
+        n, _ = put_close(out, n, side, K_CLOSE, best_ask if side > 0 else best_bid, q, size, pos_price,
+                         balance, mkt)
+        return n
+    qtys = np.zeros(k)
+    if k == 1:
+        if q >= min_entry_qty(prices[0], mkt):
+            qtys[0] = q
+    elif cfg[base + P_BACKWARDS_TP] != 0.0:
+        full = cost_to_qty(balance * cfg[base + P_WEL], pos_price, mkt)
+        _backwards(mkt, prices, k, n_all, q, full, qtys)
+    else:
+        _frontwards(mkt, prices, k, q, qtys)
+    for i in range(k):
+        if qtys[i] > 0.0:
+            n, size = put_close(out, n, side, K_CLOSE, prices[i], qtys[i], size, pos_price, balance, mkt)
+    return n
