@@ -90,3 +90,126 @@ class MarketSpec:
         except (OSError, ValueError) as e:
             raise MarketError(f"{p}: not valid JSON ({e})") from None
         return cls.from_dict(data, str(p))
+
+
+# ---- lookup of known symbols ------------------------------------------------------------------
+# Exchange names: "binance" is Binance USDT-M futures, "bybit" is Bybit (inverse and linear);
+# "synthetic" is the built-in generated data set. Other names are allowed for imported data.
+EXCHANGE_ALIASES = {"binanceusdm": "binance", "binance-usdm": "binance", "binance_usdm": "binance",
+                    "bybit-inverse": "bybit", "bybit_inverse": "bybit"}
+SNAPSHOT_PATH = Path(__file__).with_name("markets_snapshot.json")
+
+
+def canonical_exchange(name: str) -> str:
+    """Lower-case exchange name with aliases resolved ("binanceusdm" -> "binance")."""
+    key = str(name).strip().lower()
+    return EXCHANGE_ALIASES.get(key, key)
+
+
+def market_id(symbol: str) -> str:
+    """Exchange market id from an id or a ccxt symbol: "BTC/USDT:USDT" -> "BTCUSDT", "btcusd" -> "BTCUSD"."""
+    s = str(symbol).strip()
+    if "/" in s:
+        base, rest = s.split("/", 1)
+        s = base + rest.split(":", 1)[0]
+    return s.upper()
+
+
+def _specs_from(data: dict, source: str) -> dict[str, dict]:
+    markets = data.get("markets") if isinstance(data, dict) else None
+    if not isinstance(markets, dict):
+        raise MarketError(f"{source}: expected an object with a \"markets\" object of symbol -> spec")
+    return markets
+
+
+def _snapshot(exchange: str) -> dict:
+    return json.loads(SNAPSHOT_PATH.read_text())["exchanges"].get(canonical_exchange(exchange), {})
+
+
+def snapshot_specs(exchange: str) -> dict[str, dict]:
+    """The shipped snapshot's specs of one exchange: symbol -> MarketSpec fields."""
+    snap = _snapshot(exchange)
+    defaults = snap.get("defaults", {})
+    return {sym: dict(defaults, **spec) for sym, spec in snap.get("markets", {}).items()}
+
+
+def cached_specs_path(exchange: str, cache_dir: str | Path | None = None) -> Path:
+    """Where the specs fetched online (or added by hand) for `exchange` are kept."""
+    from passivx.data.cache import resolve_cache_dir
+
+    return resolve_cache_dir(cache_dir) / "markets" / f"{canonical_exchange(exchange)}.json"
+
+
+def cached_specs(exchange: str, cache_dir: str | Path | None = None) -> dict[str, dict]:
+    """Specs cached beside the data for `exchange` ({} if none yet)."""
+    path = cached_specs_path(exchange, cache_dir)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise MarketError(f"{path}: not valid JSON ({e}); delete it to fall back to the shipped snapshot") from None
+    return _specs_from(data, str(path))
+
+
+def _ccxt_spec(m: dict, default: dict) -> dict:
+    """MarketSpec fields from one ccxt market (steps in TICK_SIZE precision mode)."""
+    limits = m.get("limits") or {}
+    spec = dict(default)
+    spec.update(price_step=float(m["precision"]["price"]), qty_step=float(m["precision"]["amount"]),
+                min_qty=float((limits.get("amount") or {}).get("min") or 0.0),
+                min_cost=float((limits.get("cost") or {}).get("min") or 0.0),
+                c_mult=float(m.get("contractSize") or 1.0), inverse=bool(m.get("inverse")))
+    for key, name in (("maker", "maker_fee"), ("taker", "taker_fee")):
+        if m.get(key) is not None:
+            spec[name] = float(m[key])
+    lev = (limits.get("leverage") or {}).get("max")
+    if lev:
+        spec["max_leverage"] = float(lev)
+    return spec
+
+
+def fetch_specs_online(exchange: str, cache_dir: str | Path | None = None) -> dict[str, dict]:
+    """Load the exchange's perpetual markets through ccxt and cache their specs beside the data."""
+    import time
+
+    from passivx.data.atomic import write_json_atomic
+    from passivx.data.rest import ccxt_client, call
+
+    ex = canonical_exchange(exchange)
+    client = ccxt_client(ex)
+    markets = call(client.load_markets, f"{ex} load_markets")
+    default = {k: v for k, v in MarketSpec(price_step=1, qty_step=1).to_dict().items()
+               if k in ("maker_fee", "taker_fee", "mm_rate", "max_leverage")}
+    default.update(_snapshot(ex).get("defaults", {}))
+    specs = {}
+    for m in markets.values():
+        if m.get("swap") and m.get("active", True) is not False:
+            try:
+                specs[m["id"]] = MarketSpec.from_dict(_ccxt_spec(m, default), f"{ex} {m['id']}").to_dict()
+            except (MarketError, KeyError, TypeError, ValueError):
+                continue
+    path = cached_specs_path(ex, cache_dir)
+    write_json_atomic(path, {"source": f"ccxt {ex} load_markets", "fetched": time.time(), "markets": specs})
+    return specs
+
+
+def market_spec(exchange: str, symbol: str, cache_dir: str | Path | None = None,
+                online: bool = False) -> MarketSpec:
+    """The MarketSpec of `symbol` on `exchange`: fetched through ccxt and cached when `online`, else
+    from the copy cached beside the data, else from the shipped snapshot. MarketError if unknown."""
+    ex, sym = canonical_exchange(exchange), market_id(symbol)
+    if online:
+        found = fetch_specs_online(ex, cache_dir)
+    else:
+        found = cached_specs(ex, cache_dir)
+    source = str(cached_specs_path(ex, cache_dir))
+    if sym not in found:
+        found, source = snapshot_specs(ex), f"{SNAPSHOT_PATH.name} ({ex})"
+    if sym not in found:
+        raise MarketError(
+            f"unknown symbol {sym} on {ex}: not in the cached or shipped market specs; add "
+            f"\"{sym}\": {{\"price_step\": ..., \"qty_step\": ..., \"min_qty\": ..., \"min_cost\": ..., "
+            f"\"c_mult\": ..., \"inverse\": ...}} under \"markets\" in {cached_specs_path(ex, cache_dir)}"
+            + (" or fetch the specs online (`passivx download` does)" if ex in ("binance", "bybit") else ""))
+    return MarketSpec.from_dict(found[sym], f"{source}: {sym}")

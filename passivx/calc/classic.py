@@ -26,11 +26,11 @@ from passivx.calc.layout import (
     C_BALANCE_PCT, C_DDOWN_FACTOR, C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_ENTRY_QTY_PCT, C_FUNDING_COLLECT,
     C_GRID_COEF, C_GRID_SPACING, C_LEVERAGE, C_MARKET_SL, C_MAX_MARKUP, C_MIN_CLOSE_QTY_MULT, C_MIN_MARKUP,
     C_N_CLOSE, C_N_ENTRY, C_SL_LIQ_DIFF, C_SL_POS_REDUCTION, C_SL_PPRICE_DIFF, K_CLOSE, K_ENTRY, K_STOP_LOSS,
-    M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, MAX_ORDERS, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
+    M_PRICE_STEP, M_QTY_STEP, MAX_ORDERS, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
     S_LONG_PRICE, S_LONG_SIZE, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.orders import put
-from passivx.calc.rounding import iround, round_, round_dn, round_up
+from passivx.calc.rounding import iround, round_, round_dn, round_up, snap
 
 WHOLE_GRID_NODES = MAX_ORDERS // 4
 SINGLE_TP_SPREAD = 0.003  # nearest two take-profit prices further apart than this: one order
@@ -167,10 +167,13 @@ def _take_profits(cfg, mkt, st, side: float, size: float, price: float, qty: flo
     ps = mkt[M_PRICE_STEP]
     qs = mkt[M_QTY_STEP]
     q0 = initial_qty(cfg, mkt, balance_used(cfg, st), price)
-    min_close = max(mkt[M_MIN_QTY], round_dn(q0 * cfg[C_MIN_CLOSE_QTY_MULT], qs))
-    n_wanted = cfg[C_N_CLOSE] if min_close <= 0.0 else min(cfg[C_N_CLOSE], qty / min_close)
+    # the exchange floor is taken at the grid's lowest price, where min_cost needs the most contracts
+    lowest = price * (1.0 + cfg[C_MIN_MARKUP]) if side > 0.0 else price * (1.0 - cfg[C_MAX_MARKUP])
+    min_close = max(qs, min_entry_qty(lowest, mkt), round_dn(q0 * cfg[C_MIN_CLOSE_QTY_MULT], qs))
+    n_wanted = min(cfg[C_N_CLOSE], qty / min_close)
     kept = _tp_prices(cfg, mkt, st, side, price, max(0, iround(n_wanted)))
-    k = len(kept)
+    # n rounds to nearest; never split into more orders than keep each at or above min_close
+    k = min(len(kept), max(1, int(np.floor(snap(qty / min_close)))))
     if k == 0 or (k >= 2 and abs(kept[1] - kept[0]) / kept[0] > SINGLE_TP_SPREAD):
         if side > 0.0:
             x = max(st[S_BEST_ASK], round_up(price * (1.0 + cfg[C_MIN_MARKUP]), ps))

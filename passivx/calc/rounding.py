@@ -13,7 +13,10 @@ from passivx.calc.jit import jit
 
 @jit
 def snap(v: float) -> float:
-    """Round `v` to 10 decimals (the float-noise guard)."""
+    """Round `v` to 10 decimals (the float-noise guard). From 1e6 up a float has no 10th decimal
+    left to guard, so `v` is returned as it is (scaling it would only add rounding error)."""
+    if abs(v) >= 1e6:
+        return v
     return np.rint(v * 1e10) / 1e10
 
 

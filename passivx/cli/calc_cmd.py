@@ -1,0 +1,343 @@
+"""`passivx calc`: the ideal orders a live config would place for one state (or a batch of states), as JSON.
+
+numpy and the jitted calculator are imported inside the command, so `passivx --help` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable
+
+import click
+
+from passivx.calc import layout as L  # plain constants: cheap to import
+from passivx.errors import PassivxError
+
+# request keys: the flags' names with underscores (batch lines use them as JSON keys)
+_TIMERS = ("now_ms", "long_last_entry_ms", "long_last_close_ms", "long_last_unstuck_ms",
+           "short_last_entry_ms", "short_last_close_ms", "short_last_unstuck_ms")
+_MARKET = ("price_step", "qty_step", "min_qty", "min_cost", "c_mult", "mm_rate")
+_NUMBERS = ("price", "balance", "best_bid", "best_ask", "ema", "long_size", "long_price", "short_size",
+            "short_price", "funding_rate") + _TIMERS + _MARKET
+_EMAS = ("emas", "long_emas", "short_emas")
+KEYS = ("config", "exchange", "market") + _NUMBERS + _EMAS + ("inverse", "whole_grid")
+
+Label = Callable[[str], str]
+
+
+def _flag(key: str) -> str:
+    return "CONFIG" if key == "config" else "--" + key.replace("_", "-")
+
+
+def _key(key: str) -> str:
+    return f"key '{key}'"
+
+
+def _number(req: dict, key: str, label: Label, default: float | None = None) -> float | None:
+    value = req.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PassivxError(f"{label(key)}: must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _required(req: dict, key: str, label: Label) -> float:
+    value = _number(req, key, label)
+    if value is None:
+        raise PassivxError(f"{label(key)} is required")
+    return value
+
+
+def _positive(value: float, key: str, label: Label) -> float:
+    if value <= 0.0:
+        raise PassivxError(f"{label(key)}: must be > 0, got {value!r}")
+    return value
+
+
+def _emas(req: dict, key: str, label: Label, default: list[float]) -> list[float]:
+    value = req.get(key)
+    if value is None:
+        return default
+    if not (isinstance(value, list) and len(value) == 3 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in value)):
+        raise PassivxError(f"{label(key)}: must be three EMA values > 0, got {value!r}")
+    return [float(v) for v in value]
+
+
+def _config(req: dict, label: Label, cache: dict):
+    """The LiveConfig of the request: a path (CLI or batch) or an inline object (batch)."""
+    from passivx.config import load_live_config, parse_live_config
+
+    value = req.get("config")
+    if value is None:
+        raise PassivxError(f"{label('config')} is required (a live config file)")
+    ck = ("config", json.dumps(value, sort_keys=True))
+    if ck not in cache:
+        if isinstance(value, str):
+            cache[ck] = load_live_config(value)
+        elif isinstance(value, dict):
+            cache[ck] = parse_live_config(value, "config")
+        else:
+            raise PassivxError(f"{label('config')}: must be a config object or a file path, got {value!r}")
+    return cache[ck]
+
+
+def _market(req: dict, label: Label, cache: dict, symbol: str):
+    """The MarketSpec of the request: the known spec of `symbol` on `exchange`, overridden by `market`
+    (file path or object), overridden by the single fields."""
+    from passivx.markets import MarketSpec, market_spec
+
+    fields = {k: _number(req, k, label) for k in _MARKET if req.get(k) is not None}
+    if req.get("inverse") is not None:
+        fields["inverse"] = _bool(req, "inverse", label)
+    exchange, market = req.get("exchange"), req.get("market")
+    ck = ("market", json.dumps([exchange, symbol, market, fields], sort_keys=True))
+    if ck in cache:
+        return cache[ck]
+    base, source = {}, "market"
+    if exchange is not None:
+        if not isinstance(exchange, str):
+            raise PassivxError(f"{label('exchange')}: must be an exchange name, got {exchange!r}")
+        base = market_spec(exchange, symbol).to_dict()
+    if isinstance(market, str):
+        base.update(MarketSpec.from_file(market).to_dict())
+        source = market
+    elif isinstance(market, dict):
+        base.update(market)
+    elif market is not None:
+        raise PassivxError(f"{label('market')}: must be a market file path or object, got {market!r}")
+    base.update(fields)
+    if "price_step" not in base or "qty_step" not in base:
+        raise PassivxError(f"give {label('exchange')}, {label('market')} or both {label('price_step')} "
+                           f"and {label('qty_step')}")
+    cache[ck] = MarketSpec.from_dict(base, source)
+    return cache[ck]
+
+
+def _bool(req: dict, key: str, label: Label) -> bool:
+    value = req.get(key, False)
+    if not isinstance(value, bool):
+        raise PassivxError(f"{label(key)}: must be true or false, got {value!r}")
+    return value
+
+
+def _state(req: dict, label: Label, classic: bool):
+    """The state vector of `passivx.calc.layout` from the request's numbers."""
+    import numpy as np
+
+    price = _positive(_required(req, "price", label), "price", label)
+    st = np.zeros(L.ST_SIZE)
+    st[L.S_BALANCE] = _positive(_required(req, "balance", label), "balance", label)
+    st[L.S_LAST_PRICE] = price
+    for key, i in (("best_bid", L.S_BEST_BID), ("best_ask", L.S_BEST_ASK), ("ema", L.S_TICK_EMA)):
+        st[i] = _positive(_number(req, key, label, price), key, label)
+    if st[L.S_BEST_BID] > st[L.S_BEST_ASK]:
+        raise PassivxError(f"{label('best_bid')} ({st[L.S_BEST_BID]}) must not be above "
+                           f"{label('best_ask')} ({st[L.S_BEST_ASK]})")
+    for side, i_size, i_price, sign in (("long", L.S_LONG_SIZE, L.S_LONG_PRICE, 1.0),
+                                        ("short", L.S_SHORT_SIZE, L.S_SHORT_PRICE, -1.0)):
+        size = _number(req, f"{side}_size", label, 0.0)
+        if size < 0.0:
+            raise PassivxError(f"{label(side + '_size')}: must be >= 0 (a magnitude), got {size!r}")
+        if size > 0.0:
+            pos_price = _number(req, f"{side}_price", label)
+            if pos_price is None:
+                raise PassivxError(f"{label(side + '_price')} is required with {label(side + '_size')}")
+            st[i_size], st[i_price] = sign * size, _positive(pos_price, f"{side}_price", label)
+    if classic and st[L.S_LONG_SIZE] > 0.0 and st[L.S_SHORT_SIZE] < 0.0:
+        raise PassivxError(f"a classic config is one-way: give {label('long_size')} or {label('short_size')}, "
+                           "not both")
+    emas = _emas(req, "emas", label, [price] * 3)
+    st[L.S_LONG_EMA0:L.S_LONG_EMA0 + 3] = _emas(req, "long_emas", label, emas)
+    st[L.S_SHORT_EMA0:L.S_SHORT_EMA0 + 3] = _emas(req, "short_emas", label, emas)
+    st[L.S_NOW_MS] = _number(req, "now_ms", label, 0.0)
+    for key in _TIMERS[1:]:
+        st[getattr(L, "S_" + key.upper())] = _number(req, key, label, -math.inf)
+    st[L.S_PREDICTED_FUNDING] = _number(req, "funding_rate", label, 0.0)
+    return st
+
+
+def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
+    """Ideal orders and risk figures for one request (config, market, state; keys as in `KEYS`).
+    `label` names a key in error messages; `cache` keeps parsed configs/markets between calls."""
+    cache = {} if cache is None else cache
+    unknown = sorted(set(req) - set(KEYS))
+    if unknown:
+        raise PassivxError(f"unknown {label(unknown[0])}; allowed: {', '.join(KEYS)}")
+    import numpy as np
+
+    from passivx.calc.contracts import bankruptcy_price, liquidation_price, wallet_exposure
+    from passivx.calc.entry import ideal_orders
+
+    config = _config(req, label, cache)
+    st = _state(req, label, config.mode == "classic")
+    spec = _market(req, label, cache, config.symbol)
+    whole_grid = _bool(req, "whole_grid", label)
+    if "arrays" not in cache:
+        cache["arrays"] = np.zeros((L.MAX_ORDERS, L.O_SIZE))
+    out = cache["arrays"]
+    cfg, mkt = config.to_array(), spec.to_array()
+    n = ideal_orders(cfg, mkt, st, whole_grid, out)
+    rows = out[:n].copy()
+
+    bal = st[L.S_BALANCE]
+    pos = (st[L.S_LONG_SIZE], st[L.S_LONG_PRICE], st[L.S_SHORT_SIZE], st[L.S_SHORT_PRICE])
+    result = {
+        "config_name": config.config_name,
+        "mode": config.mode,
+        "orders": [_order(r) for r in _nearest_first(rows)],
+        "bankruptcy_price": float(bankruptcy_price(bal, *pos, mkt)),
+        "liquidation_price": float(liquidation_price(bal, *pos, mkt)),
+        "wallet_exposure": {"long": float(wallet_exposure(pos[0], pos[1], bal, mkt)),
+                            "short": float(wallet_exposure(pos[2], pos[3], bal, mkt))},
+    }
+    if whole_grid:
+        result["grid_filled"] = {}
+        for side, sign in (("long", 1.0), ("short", -1.0)):
+            entries = [r for r in rows if r[L.O_POS_SIDE] == sign and r[L.O_SIDE] == sign]
+            if entries:
+                result["grid_filled"][side] = _grid_end(entries[-1], sign, pos, bal, mkt, liquidation_price)
+    return result
+
+
+def _nearest_first(rows) -> list:
+    """Rows grouped by position side (long first) and order side (entry side first), nearest price first."""
+    def key(r):
+        entry_side = r[L.O_SIDE] == r[L.O_POS_SIDE]
+        price = r[L.O_PRICE] if r[L.O_SIDE] < 0 else -r[L.O_PRICE]  # asks ascending, bids descending
+        return (r[L.O_POS_SIDE] < 0, not entry_side, price)
+    return sorted(rows, key=key)
+
+
+def _order(r) -> dict:
+    return {
+        "side": "buy" if r[L.O_SIDE] > 0 else "sell",
+        "position_side": "long" if r[L.O_POS_SIDE] > 0 else "short",
+        "kind": L.KIND_NAMES[int(r[L.O_KIND])],
+        "price": float(r[L.O_PRICE]),
+        "qty": float(r[L.O_QTY]),
+        "reduce_only": bool(r[L.O_REDUCE_ONLY]),
+        "pos_size_after": abs(float(r[L.O_POS_SIZE_AFTER])),
+        "pos_price_after": float(r[L.O_POS_PRICE_AFTER]),
+        "wallet_exposure_after": float(r[L.O_WE_AFTER]),
+    }
+
+
+def _grid_end(last, sign: float, pos: tuple, bal: float, mkt, liquidation_price) -> dict:
+    """A side's position, WE and liquidation price once its whole entry grid filled (`last`: its deepest
+    entry row; the other side as it is now)."""
+    size, price = float(last[L.O_POS_SIZE_AFTER]), float(last[L.O_POS_PRICE_AFTER])
+    both = (size, price, pos[2], pos[3]) if sign > 0 else (pos[0], pos[1], size, price)
+    return {"size": abs(size), "price": price, "wallet_exposure": float(last[L.O_WE_AFTER]),
+            "liquidation_price": float(liquidation_price(bal, *both, mkt))}
+
+
+def _cli_request(options: dict) -> dict:
+    """The request of the command-line options that were given (numbers parsed, one-line errors)."""
+    req = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in _NUMBERS:
+            req[key] = _parse_float(value, _flag(key))
+        elif key in _EMAS:
+            req[key] = [_parse_float(v, _flag(key)) for v in value.split(",")]
+        else:
+            req[key] = value
+    return req
+
+
+def _parse_float(text: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise PassivxError(f"{flag}: must be a number, got {text!r}") from None
+
+
+def _run_batch(lines: Iterable[str], base: dict, cache: dict) -> None:
+    """One JSON result line per input line; an invalid line gives {"error": ...} and the batch goes on."""
+    for lineno, line in enumerate(lines, 1):
+        try:
+            try:
+                req = json.loads(line)
+            except ValueError as e:
+                raise PassivxError(f"not valid JSON ({e})") from None
+            if not isinstance(req, dict):
+                raise PassivxError(f"expected a JSON object, got {type(req).__name__}")
+            result = evaluate({**base, **req}, _key, cache)
+        except PassivxError as e:
+            result = {"error": f"line {lineno}: {e}"}
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+
+
+def _options(fn):
+    specs = [
+        ("--price", "Last price (required)."),
+        ("--balance", "Wallet balance: quote currency (linear) or coin (inverse). Required."),
+        ("--long-size", "Long position size, a magnitude in contracts (default flat)."),
+        ("--long-price", "Long position price."),
+        ("--short-size", "Short position size, a magnitude in contracts (default flat)."),
+        ("--short-price", "Short position price."),
+        ("--best-bid", "Best bid (default --price)."),
+        ("--best-ask", "Best ask (default --price)."),
+        ("--ema", "Classic tick EMA (default --price)."),
+        ("--emas", "Mode EMA band values for both sides (default the price three times).", "E1,E2,E3"),
+        ("--long-emas", "Long side EMA band values (default --emas).", "E1,E2,E3"),
+        ("--short-emas", "Short side EMA band values (default --emas).", "E1,E2,E3"),
+        ("--exchange", "Use the known market spec of the config's symbol on this exchange (binance, bybit).",
+         "NAME"),
+        ("--market", ("Market spec JSON file (price_step, qty_step, min_qty, ...); overrides --exchange, and "
+                      "the flags below override both."), "FILE.json"),
+        ("--price-step", "Price tick."),
+        ("--qty-step", "Quantity step."),
+        ("--min-qty", "Minimum order qty (default 0)."),
+        ("--min-cost", "Minimum order cost, linear (default 0)."),
+        ("--c-mult", "Contract multiplier (default 1)."),
+        ("--mm-rate", "Maintenance margin rate for the liquidation price (default: the market's, else 0.004)."),
+        ("--now-ms", "Current time in ms (default 0)."),
+        ("--funding-rate", "Predicted funding rate, for classic funding_fee_collect_mode (default 0)."),
+    ]
+    specs += [(f"--{s}-last-{k}-ms", f"Time of the {s} side's last {k} fill in ms (default never).")
+              for s in ("long", "short") for k in ("entry", "close", "unstuck")]
+    for flag, help_text, *metavar in reversed(specs):
+        fn = click.option(flag, type=str, metavar=metavar[0] if metavar else "X", help=help_text)(fn)
+    return fn
+
+
+@click.command(short_help="Print the ideal orders of a config for one state, as JSON.")
+@click.argument("config", required=False, metavar="[CONFIG]")
+@_options
+@click.option("--inverse/--linear", default=None, help="Inverse or linear contracts (default: the market's, "
+              "else linear).")
+@click.option("--whole-grid", is_flag=True, help="List every entry node the grid would place if price kept "
+              "moving against the position, each as if the previous one filled.")
+@click.option("--batch", metavar="FILE.jsonl", help="Evaluate one JSON request per line ('-' = stdin): "
+              "keys config (object or path), the flags' names with underscores, emas as a list; "
+              "the command-line options are the defaults of every line.")
+def calc(config: str | None, batch: str | None, **options) -> None:
+    """Print the ideal orders of live config CONFIG for one state as JSON.
+
+    Output: "orders" (side, position_side, kind, price, qty, reduce_only, and the position size / price /
+    wallet exposure if that order and the ones before it filled), grouped long then short, entries then
+    closes, nearest price first; "bankruptcy_price", "liquidation_price", "wallet_exposure" per side; with
+    --whole-grid also "grid_filled": each side's position and liquidation price once its grid filled.
+    CONFIG is optional with --batch (lines may carry their own). NUMBA_DISABLE_JIT=1 runs the calculator
+    as plain Python (same results)."""
+    req = _cli_request(options)
+    if config is not None:
+        req["config"] = config
+    cache: dict = {}
+    if batch is None:
+        click.echo(json.dumps(evaluate(req, _flag, cache), indent=2))
+    elif batch == "-":
+        _run_batch(sys.stdin, req, cache)
+    else:
+        try:
+            f = open(batch, encoding="utf-8")
+        except OSError as e:
+            raise PassivxError(f"{batch}: cannot read the batch file ({e.strerror or e})") from None
+        with f:
+            _run_batch(f, req, cache)

@@ -1,0 +1,212 @@
+"""The local market-data cache: one memory-mappable file per kind / exchange / symbol / UTC day.
+
+Layout under the cache directory:
+    trades/<exchange>/<symbol>/manifest.json, <YYYY-MM-DD>.<sha256[:12]>.pxd
+    candles/<exchange>/<symbol>/...
+    markets/<exchange>.json          (market specs, see passivx.markets)
+    downloads/                       (archive files being fetched; resumable)
+
+Integrity: every day file's size and sha256 are in the manifest, with the file's (size, mtime_ns)
+"stamp" at the time it was last hashed. Opening a day compares the size and the stamp (one stat
+call); only when the stamp differs (file rewritten, touched or copied) is the file re-hashed with
+sha256 (about 1.7 GB/s here), and a match is recorded so the next open is cheap again. A size or
+hash mismatch raises DataError. `verify="full"` re-hashes regardless (used by `data info --verify`).
+Hashing every open would cap replay at about 70 M trades/s; the stamp keeps opening near free.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from passivx.data import dayfile, manifest
+from passivx.data.atomic import temp_path
+from passivx.errors import DataError
+from passivx.markets import canonical_exchange, market_id
+
+DAY_MS = 86_400_000
+DOWNLOADABLE = ("binance", "bybit")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def default_cache_dir() -> Path:
+    """$PASSIVX_CACHE_DIR if set, else ./cache under the working directory."""
+    env = os.environ.get("PASSIVX_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.cwd() / "cache"
+
+
+def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
+def names(exchange: str, symbol: str) -> tuple[str, str]:
+    """Canonical (exchange, symbol) as used for cache paths; DataError if unusable as a name."""
+    ex, sym = canonical_exchange(exchange), market_id(symbol)
+    for what, value in (("exchange", ex), ("symbol", sym)):
+        if not _NAME.match(value):
+            raise DataError(f"{what} {value!r}: use letters, digits, '_', '-' or '.' only")
+    return ex, sym
+
+
+def dataset_dir(cache_dir: str | Path | None, kind: str, exchange: str, symbol: str) -> Path:
+    if kind not in dayfile.KINDS:
+        raise DataError(f"data kind {kind!r}: expected one of {', '.join(dayfile.KINDS)}")
+    ex, sym = names(exchange, symbol)
+    return resolve_cache_dir(cache_dir) / kind / ex / sym
+
+
+def as_date(value: str | dt.date, what: str = "date") -> dt.date:
+    """A date from a `datetime.date` or a "YYYY-MM-DD" string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise DataError(f"{what} {value!r}: expected YYYY-MM-DD") from None
+
+
+def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def day_start_ms(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days * DAY_MS
+
+
+@dataclass
+class Day:
+    """One cached UTC day. Columns are read-only numpy arrays backed by a memory map, mapped on
+    first access: trades `ts` (int64 ms), `price`, `qty` (float64), `side` (int8: +1 taker buy,
+    -1 taker sell, 0 unknown); candles `ts` (minute open, int64 ms), `open`, `high`, `low`,
+    `close`, `volume` (float64). Call `release()` when done so the mapping can be dropped."""
+
+    date: dt.date
+    kind: str
+    path: Path
+    rows: int
+    first_ts: int
+    last_ts: int
+    _cols: dict | None = field(default=None, repr=False)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        if self._cols is None:
+            self._cols = dayfile.map_day(self.path, self.kind)
+        return self._cols
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name not in dict(dayfile.SCHEMAS[self.kind]):
+            raise AttributeError(name)
+        return self.columns()[name]
+
+    def release(self) -> None:
+        """Forget the arrays; the file is unmapped once no other reference to them remains."""
+        self._cols = None
+
+
+def _fix_hint(exchange: str, symbol: str, kind: str, days: list[str]) -> str:
+    first, last = days[0], days[-1]
+    if exchange == "synthetic":
+        return "the synthetic set covers 2024-01-01..2024-01-07 (passivx.data.synthetic.ensure_default_data writes it)"
+    opt = " --kind candles" if kind == "candles" else ""
+    if exchange in DOWNLOADABLE:
+        return f"fetch them with `passivx download {exchange} {symbol} --start {first} --end {last}{opt}`"
+    return f"import them with `passivx data import FILE... --exchange {exchange} --symbol {symbol}`"
+
+
+def check_day(directory: Path, man: manifest.Manifest, day: str, verify: str = "auto") -> str | None:
+    """None if `day`'s file is present and intact, else a short reason. `verify`: "auto" (hash
+    only when the stamp changed), "full" (always hash) or "size" (never hash)."""
+    entry = man.days[day]
+    path = directory / entry["file"]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"file {path} is missing"
+    if st.st_size != entry["size"]:
+        return f"file {path} has {st.st_size} bytes, the manifest says {entry['size']}"
+    if verify == "size" or (verify == "auto" and entry.get("stamp") == [st.st_size, st.st_mtime_ns]):
+        return None
+    if dayfile.file_sha256(path) != entry["sha256"]:
+        return f"file {path} fails its sha256 checksum"
+    manifest.record_verified(directory, man.exchange, man.symbol, man.kind, day, entry["sha256"])
+    return None
+
+
+def open_days(exchange: str, symbol: str, start_date: str | dt.date, end_date: str | dt.date,
+              kind: str = "trades", cache_dir: str | Path | None = None, verify: str = "auto") -> list[Day]:
+    """The cached days start_date..end_date (inclusive, UTC) in order, each checked (see the module
+    doc) and mapped lazily. DataError names missing or corrupt days and the command that fetches them."""
+    start, end = as_date(start_date, "start date"), as_date(end_date, "end date")
+    if end < start:
+        raise DataError(f"end date {end} is before start date {start}")
+    ex, sym = names(exchange, symbol)
+    directory = dataset_dir(cache_dir, kind, ex, sym)
+    man = manifest.load(directory, ex, sym, kind)
+    wanted = [d.isoformat() for d in date_range(start, end)]
+    missing = [d for d in wanted if d not in man.days]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise DataError(f"{ex} {sym} {kind}: {len(missing)} day(s) of {start}..{end} not in the cache "
+                        f"{resolve_cache_dir(cache_dir)} ({shown}); {_fix_hint(ex, sym, kind, missing)}")
+    days = []
+    for d in wanted:
+        problem = check_day(directory, man, d, verify)
+        if problem:
+            raise DataError(f"{ex} {sym} {kind} {d}: {problem}; {_fix_hint(ex, sym, kind, [d])} "
+                            f"(it replaces the bad day)")
+        e = man.days[d]
+        days.append(Day(dt.date.fromisoformat(d), kind, directory / e["file"], e["rows"], e["first_ts"], e["last_ts"]))
+    return days
+
+
+def split_days(ts: np.ndarray) -> list[tuple[dt.date, int, int]]:
+    """(UTC date, lo, hi) index ranges of sorted ms timestamps."""
+    if len(ts) == 0:
+        return []
+    day_idx = ts // DAY_MS
+    cuts = np.flatnonzero(np.diff(day_idx)) + 1
+    los = np.concatenate(([0], cuts))
+    his = np.concatenate((cuts, [len(ts)]))
+    epoch = dt.date(1970, 1, 1)
+    return [(epoch + dt.timedelta(days=int(day_idx[lo])), int(lo), int(hi)) for lo, hi in zip(los, his)]
+
+
+def store_days(exchange: str, symbol: str, kind: str, columns: dict[str, np.ndarray], source: str,
+               cache_dir: str | Path | None = None, synthetic: bool = False) -> tuple[list[str], list[str]]:
+    """Write sorted, validated columns as one file per UTC day and commit them in one manifest
+    update (all or nothing). Days already cached are replaced. Returns (days written, days replaced)."""
+    ex, sym = names(exchange, symbol)
+    directory = dataset_dir(cache_dir, kind, ex, sym)
+    directory.mkdir(parents=True, exist_ok=True)
+    new: dict[str, tuple[Path, dict]] = {}
+    try:
+        for day, lo, hi in split_days(columns["ts"]):
+            part = {k: v[lo:hi] for k, v in columns.items()}
+            tmp = temp_path(directory / f"{day}.pxd")
+            new[day.isoformat()] = (tmp, {})
+            size, sha = dayfile.write_day(tmp, kind, part)
+            new[day.isoformat()] = (tmp, {"rows": hi - lo, "first_ts": int(part["ts"][0]),
+                                          "last_ts": int(part["ts"][-1]), "size": size, "sha256": sha,
+                                          "source": source})
+        replaced = manifest.commit(directory, ex, sym, kind, new, synthetic) if new else []
+    except BaseException:
+        for tmp, _ in new.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    return list(new), replaced
+
+
+def datasets(cache_dir: str | Path | None = None) -> list[manifest.Manifest]:
+    """Every data set in the cache (kind, exchange, symbol order)."""
+    root = resolve_cache_dir(cache_dir)
+    out = []
+    for kind in dayfile.KINDS:
+        for path in sorted((root / kind).glob(f"*/*/{manifest.MANIFEST}")):
+            out.append(manifest.load(path.parent, path.parent.parent.name, path.parent.name, kind))
+    return out
