@@ -18,6 +18,7 @@ from passivx.calc.rounding import round_
 
 _TRIES = 15
 _TOLERANCE = 0.01
+_STEP_DOWN_MAX = 100
 
 
 # ---- per-side view of the state ------------------------------------------------------------------
@@ -102,12 +103,20 @@ def _secant(closing: bool, side: int, target: float, size: float, pos_price: flo
 def crop_qty(side: int, target_we: float, size: float, pos_price: float, price: float, balance: float,
              mkt) -> float:
     """Qty (magnitude, multiple of qty_step) to buy (long) / sell (short) at `price` so that the wallet
-    exposure after the fill is `target_we` (within ~1 %); 0.0 when WE >= 0.99 * target already."""
+    exposure after the fill is `target_we` (within ~1 %, never more than 1 % above where the qty step
+    allows it); 0.0 when WE >= 0.99 * target already."""
     we = wallet_exposure(size, pos_price, balance, mkt)
     if we >= target_we * 0.99:
         return 0.0
-    g0 = round_(abs(size) * target_we / max(0.01, we), mkt[M_QTY_STEP])
-    return _secant(False, side, target_we, size, pos_price, price, balance, mkt, g0, math.inf)
+    step = mkt[M_QTY_STEP]
+    g0 = round_(abs(size) * target_we / max(0.01, we), step)
+    q = _secant(False, side, target_we, size, pos_price, price, balance, mkt, g0, math.inf)
+    # where the qty step is coarse the nearest guess can overshoot: step down to within the tolerance
+    for _ in range(_STEP_DOWN_MAX):
+        if q <= 0.0 or we_if_filled(size, pos_price, side * q, price, balance, mkt) <= target_we * (1.0 + _TOLERANCE):
+            break
+        q = round_(q - step, step)
+    return q
 
 
 @jit
