@@ -122,7 +122,7 @@ def _initial_entry(cfg, mkt, st, side: float, whole_grid: bool, out, n: int) -> 
 
 
 @jit
-def _stop_loss_qty(cfg, mkt, st, size: float, price: float) -> float:
+def stop_loss_qty(cfg, mkt, st, size: float, price: float) -> float:
     """Soft stop-loss qty of the position (size, price): 0 unless near liquidation or far from `P`."""
     p = st[S_LAST_PRICE]
     if p <= 0.0:
@@ -199,7 +199,7 @@ def _position_orders(cfg, mkt, st, side: float, size: float, price: float, whole
     bound = st[S_BEST_BID] if side > 0.0 else st[S_BEST_ASK]
     n_nodes = WHOLE_GRID_NODES if whole_grid else iround(cfg[C_N_ENTRY])
     n = _entry_grid(cfg, mkt, st, side, size, price, bound, n_nodes, out, n)
-    sl_qty = _stop_loss_qty(cfg, mkt, st, size, price)
+    sl_qty = stop_loss_qty(cfg, mkt, st, size, price)
     if sl_qty > 0.0:
         if (side > 0.0) == (cfg[C_MARKET_SL] == 0.0):
             x = st[S_BEST_ASK]

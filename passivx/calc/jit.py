@@ -39,3 +39,9 @@ numba.config.CACHE_DIR = str(cache_dir())
 def jit(fn):
     """Compile `fn` in nopython mode, caching the machine code (see the module docstring)."""
     return njit(cache=True, fastmath=False, nogil=True)(fn)
+
+
+def jit_inline(fn):
+    """`jit` for small functions on a hot path: numba inlines them into each caller (no call, no reference
+    counting of array arguments); they are compiled as part of their callers."""
+    return njit(cache=True, fastmath=False, nogil=True, inline="always")(fn)

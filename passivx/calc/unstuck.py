@@ -21,17 +21,25 @@ def legacy_unstuck(cfg) -> bool:
 
 
 @jit
+def au_delay_ms(cfg, base: int) -> float:
+    """Delay of the side's timed auto-unstuck close in ms; 0.0 in legacy mode (delay or qty_pct 0)."""
+    delay = cfg[base + P_AU_DELAY_MINUTES]
+    if delay == 0.0 or cfg[base + P_AU_QTY_PCT] == 0.0:
+        return 0.0
+    return max(_MIN_DELAY_MS, delay * 60_000.0)
+
+
+@jit
 def _au_qty(cfg, base: int, mkt, st, side: int, q: float, size: float, pos_price: float, price: float,
             threshold_we: float) -> float:
     """Unrounded-to-min close qty of the timed or legacy mode (0.0: none due)."""
     balance = st[S_BALANCE]
-    delay = cfg[base + P_AU_DELAY_MINUTES]
-    pct = cfg[base + P_AU_QTY_PCT]
-    if delay != 0.0 and pct != 0.0:
+    delay = au_delay_ms(cfg, base)
+    if delay > 0.0:
         last = side_timers(st, side)[2]
-        if not st[S_NOW_MS] - last > max(_MIN_DELAY_MS, delay * 60_000.0):
+        if not st[S_NOW_MS] - last > delay:
             return 0.0
-        cost = balance * cfg[base + P_WEL] * pct
+        cost = balance * cfg[base + P_WEL] * cfg[base + P_AU_QTY_PCT]
         return min(q, max(min_entry_qty(price, mkt), round_(cost_to_qty(cost, price, mkt), mkt[M_QTY_STEP])))
     return close_qty_to_target(side, 1.01 * threshold_we, side * q, pos_price, price, balance, mkt)
 

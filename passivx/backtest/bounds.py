@@ -1,0 +1,434 @@
+"""When the ideal orders can change, and how far they can reach while they are not recomputed.
+
+`ideal_orders` costs 0.2-15 us a call and a trade about 10 ns, so the engine calls it only when the
+answer can differ from the rows it already has (`passivx.backtest.engine`). These functions hold what
+the engine must know about the calculator's outputs for that: `reference` records it when rows are
+computed, `check_landing` tells, for each later decision, whether those rows still hold. Each rule is
+conservative (in doubt, the engine recomputes), and a test replays real data with and without these
+shortcuts (`exhaustive`) and compares every fill.
+
+Rules (STRATEGY.md §2-3), for rows computed at a reference state `r` and a later state `s` with the same
+balance, positions, fill timers and predicted funding:
+- Best bid / ask enter only through clamps (a bid is `min(best_bid, x)`, an ask `max(best_ask, x)`), the
+  take-profit filters (long take-profits kept only if >= best_ask, short ones if <= best_bid) and the clock
+  delays. The rows stay valid while the best bid stays above the highest bid row (none clamped) and does
+  not rise to a short take-profit price the filter dropped; the mirror for asks (`thresholds`).
+- Time enters only through the clock and timed auto-unstuck timers (`due_flags`, with the calculator's
+  own `clock_delay`); the rows stay valid while none of them comes up.
+- The last price enters only the classic soft stop loss: in the price band around `r`'s where its
+  conditions (`|liq - p|/p < stop_loss_liq_diff`, `|P - p|/p > stop_loss_pos_price_diff`) cannot change
+  the rows hold, outside it the calculator's stop-loss function decides.
+- EMA values enter only as rounded prices `ema*(1 -/+ dist)` of initial (and partial initial) entries,
+  auto-unstuck orders and clock orders, and through two switches those prices feed: a recursive partial
+  initial entry against a re-entry, a neat dust position against its re-anchored grid. While only EMA
+  values changed the book is *stale*: `check_landing` bounds the nearest price any bid / ask can reach,
+  and only a trade through those needs the exact rows (a trade reaching only orders no EMA value prices
+  fills those as they are, `fixed_rows`).
+Hot functions read states inside the workspace `w` by offset (`passivx.backtest.views`).
+"""
+import math
+
+from passivx.calc.clock import clock_delay
+from passivx.calc.contracts import cost_to_qty, liquidation_price, min_entry_qty, wallet_exposure
+from passivx.calc.classic import stop_loss_qty as classic_stop_loss_qty
+from passivx.calc.unstuck import au_delay_ms as timed_au_delay_ms
+from passivx.calc.jit import jit, jit_inline
+from passivx.calc.layout import (
+    C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_FUNDING_COLLECT, C_LONG, C_MIN_MARKUP, C_SHORT, C_SL_LIQ_DIFF,
+    C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP,
+    O_KIND, O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD,
+    P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE, P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY,
+    P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT, P_RENTRY_PPRICE_DIST, P_WEL, S_BALANCE, S_BEST_ASK,
+    S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0, S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE,
+    S_SHORT_SIZE, S_TICK_EMA,
+)
+from passivx.calc.takeprofit import tp_prices
+from passivx.calc.unstuck import legacy_unstuck
+from passivx.backtest.layout import (
+    BK_ALIVE, BK_FIXED, BK_MARKET, E_AU_DELAY, E_BA_HI, E_BA_LO, E_BB_HI, E_BB_LO, E_EXHAUSTIVE, E_FIXED_OK,
+    E_FLIP_ASK, E_FLIP_BID, E_HB_FIXED, E_LA_FIXED, E_LB, E_LB_EMA, E_MODE, E_M_CLOSE, E_M_ENTRY, E_P_HI, E_P_LO,
+    E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, R_VERSION, W_BST, W_CFG,
+    W_MKT, W_RST,
+)
+from passivx.backtest.views import band, cfg_of, decision_at, mkt_of, position, timers
+
+_REL = 1e-9  # relative slack on unrounded prices (the rounding guard can move a value a hair)
+_EPS = 1e-12  # relative nudge past a price that must be crossed or touched
+_X_RANGE = 1.1  # the initial-entry price may move this factor either way before the switches are re-checked
+
+
+@jit
+def _base(k: int) -> int:
+    """Workspace offset of side k's block of the config vector."""
+    return W_CFG + (C_LONG if k == 0 else C_SHORT)
+
+
+@jit
+def au_delay_ms(cfg, base: int) -> float:
+    """Delay of the side's timed auto-unstuck close (0: legacy or no auto-unstuck)."""
+    if cfg[base + P_AU_THRESHOLD] == 0.0:
+        return 0.0
+    return timed_au_delay_ms(cfg, base)
+
+
+@jit
+def _timer_delays(w, o: int, k: int):
+    """(clock entry, clock close, timed auto-unstuck) delays in ms of side k of the state at offset `o`;
+    0 for a timer the mode does not use."""
+    if int(w[E_MODE]) != MODE_CLOCK:
+        return 0.0, 0.0, w[E_AU_DELAY + k]
+    b = _base(k)
+    side = 1 - 2 * k
+    pos_price = position(w, o, k)[1]
+    bb, ba = w[o + S_BEST_BID], w[o + S_BEST_ASK]
+    return (clock_delay(w[b + P_DELAY_ENTRY], w[b + P_DELAY_WEIGHT_ENTRY], side, pos_price, bb, ba),
+            clock_delay(w[b + P_DELAY_CLOSE], w[b + P_DELAY_WEIGHT_CLOSE], -side, pos_price, bb, ba), 0.0)
+
+
+@jit
+def due_flags(w, o: int) -> int:
+    """Bitmask of the timers that are up in the state at offset `o` (3 bits per side: clock entry, clock
+    close, timed auto-unstuck). The orders depend on time only through these."""
+    if int(w[E_MODE]) == MODE_CLASSIC:
+        return 0
+    now = w[o + S_NOW_MS]
+    flags = 0
+    for k in range(2):
+        if position(w, o, k)[0] == 0.0:
+            continue
+        last = timers(w, o, k)
+        delays = _timer_delays(w, o, k)
+        for j in range(3):
+            if delays[j] > 0.0 and now - last[j] > delays[j]:
+                flags |= 1 << (3 * k + j)
+    return flags
+
+
+@jit
+def next_timer(w, o: int) -> float:
+    """First whole millisecond after the state's time at which a timer comes up (best bid / ask held)."""
+    if int(w[E_MODE]) == MODE_CLASSIC:
+        return math.inf
+    now = w[o + S_NOW_MS]
+    best = math.inf
+    for k in range(2):
+        if position(w, o, k)[0] == 0.0:
+            continue
+        last = timers(w, o, k)
+        delays = _timer_delays(w, o, k)
+        for j in range(3):
+            if delays[j] > 0.0 and not now - last[j] > delays[j]:
+                best = min(best, math.floor(last[j] + delays[j]) + 1.0)
+    return max(best, now + 1.0)
+
+
+@jit
+def thresholds(w, bk, n: int) -> None:
+    """Best bid / ask limits within which `n` book rows computed at the book decision stay valid."""
+    bb, ba = w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK]
+    hb, la = -math.inf, math.inf
+    for r in range(n):
+        if bk[r, BK_MARKET] != 0.0:
+            continue
+        if bk[r, O_SIDE] > 0.0:
+            hb = max(hb, bk[r, O_PRICE])
+        else:
+            la = min(la, bk[r, O_PRICE])
+    if hb >= bb:
+        w[E_BB_LO], w[E_BB_HI] = bb, bb
+    else:
+        w[E_BB_LO], w[E_BB_HI] = hb, math.inf
+    if la <= ba:
+        w[E_BA_LO], w[E_BA_HI] = ba, ba
+    else:
+        w[E_BA_LO], w[E_BA_HI] = -math.inf, la
+    for k in range(2):
+        size, pos_price = position(w, W_BST, k)
+        if size != 0.0:
+            edge = _filtered_take_profit(w, bk, n, k, pos_price)
+            if k == 0 and edge < ba:  # a long take-profit under the ask comes back when the ask falls to it
+                w[E_BA_LO] = max(w[E_BA_LO], edge + abs(edge) * _EPS)
+            elif k == 1 and edge > bb:
+                w[E_BB_HI] = min(w[E_BB_HI], edge - abs(edge) * _EPS)
+
+
+@jit
+def _filtered_take_profit(w, bk, n: int, k: int, pos_price: float) -> float:
+    """The take-profit price of side k nearest to the book among those the filter drops (long: the highest
+    under the best ask; short: the lowest over the best bid), or -inf / inf when none can be.
+
+    Grid modes ask the calculator for every take-profit price (`tp_prices` with the filter off). The
+    classic grid is evenly spaced from `P*(1+min_markup)` and rounded away from the position (STRATEGY
+    §2), with as many points as its qty allows: with two kept take-profits t1 (nearest) and t2 the next
+    price toward the book lies within `t1 - (t2 - t1) +- 2 price steps`; with fewer, any price beyond
+    `P*(1+min_markup)` may be one."""
+    side = 1 - 2 * k
+    book = w[W_BST + S_BEST_ASK] if k == 0 else w[W_BST + S_BEST_BID]
+    none = -math.inf if k == 0 else math.inf
+    if int(w[E_MODE]) != MODE_CLASSIC:
+        prices, count, _ = tp_prices(cfg_of(w), _base(k) - W_CFG, mkt_of(w), side, pos_price,
+                                     w[W_BST + S_BALANCE], math.inf, -math.inf)
+        edge = none
+        for i in range(count):
+            if side * prices[i] < side * book:
+                edge = prices[i] if edge == none or side * prices[i] > side * edge else edge
+        return edge
+    first = pos_price * (1.0 + side * w[W_CFG + C_MIN_MARKUP]) * (1.0 - side * _REL)
+    if side * first >= side * book:
+        return none
+    t1, t2 = none, none  # the nearest and next kept take-profit (long: lowest asks)
+    for r in range(n):
+        if bk[r, O_POS_SIDE] == side and bk[r, O_KIND] == K_CLOSE and bk[r, BK_MARKET] == 0.0:
+            p = bk[r, O_PRICE]
+            if t1 == none or side * p < side * t1:
+                t1, t2 = p, t1
+            elif p != t1 and (t2 == none or side * p < side * t2):
+                t2 = p
+    edge = book * (1.0 - side * 2.0 * _EPS)
+    if t2 != none:
+        ps = w[W_MKT + M_PRICE_STEP]
+        guess = 2.0 * t1 - t2 + side * 2.0 * ps
+        edge = min(edge, guess) if k == 0 else max(edge, guess)
+    return edge if side * edge >= side * first else none
+
+
+@jit
+def _stop_loss_band(cfg, mkt, st):
+    """Last-price band around `st`'s in which the classic soft stop loss keeps its state (module doc)."""
+    if st[S_LONG_SIZE] > 0.0:
+        pos_price = st[S_LONG_PRICE]
+        liq = liquidation_price(st[S_BALANCE], st[S_LONG_SIZE], pos_price, 0.0, 0.0, mkt)
+    elif st[S_SHORT_SIZE] < 0.0:
+        pos_price = st[S_SHORT_PRICE]
+        liq = liquidation_price(st[S_BALANCE], 0.0, 0.0, st[S_SHORT_SIZE], pos_price, mkt)
+    else:
+        return -math.inf, math.inf
+    p = st[S_LAST_PRICE]
+    lo, hi = -math.inf, math.inf
+    for k in range(4):
+        ref = liq if k < 2 else pos_price
+        d = cfg[C_SL_LIQ_DIFF] if k < 2 else cfg[C_SL_PPRICE_DIFF]
+        div = 1.0 + d if k % 2 == 0 else 1.0 - d
+        if ref <= 0.0 or div <= 0.0:
+            continue
+        edge = ref / div
+        if edge * (1.0 + _REL) < p:
+            lo = max(lo, edge * (1.0 + _REL))
+        elif edge * (1.0 - _REL) > p:
+            hi = min(hi, edge * (1.0 - _REL))
+        else:
+            return p, p
+    return lo, hi
+
+
+@jit
+def _entry_x(w, o: int, k: int) -> float:
+    """Side k's initial entry price before rounding: `min(best_bid, lower*(1-d))` / `max(best_ask, upper*(1+d))`."""
+    lower, upper = band(w, o, k)
+    d = w[_base(k) + P_INITIAL_EPRICE_EMA_DIST]
+    if k == 0:
+        return min(w[o + S_BEST_BID], lower * (1.0 - d))
+    return max(w[o + S_BEST_ASK], upper * (1.0 + d))
+
+
+@jit
+def _flip_possible(w, mkt, k: int, x_lo: float, x_hi: float) -> bool:
+    """Whether, for an initial entry price between `x_lo` and `x_hi` (before rounding), side k's position
+    at the book decision is small enough for the EMA-priced entry to appear: recursive `|Q| < 0.8*q0`
+    (partial initial entry), neat `|Q| < 0.9*min_entry_qty(p0)` (dust). Both are monotone in price."""
+    ps = mkt[M_PRICE_STEP]
+    lo, hi = max(ps, x_lo - ps), max(ps, x_hi + ps)
+    size = abs(position(w, W_BST, k)[0])
+    min_qty = max(min_entry_qty(lo, mkt), min_entry_qty(hi, mkt))
+    if int(w[E_MODE]) != MODE_RECURSIVE:
+        return size < 0.9 * min_qty
+    b = _base(k)
+    cost = w[W_BST + S_BALANCE] * w[b + P_WEL] * w[b + P_INITIAL_QTY_PCT]
+    half = 0.5 * mkt[M_QTY_STEP] * (1.0 + _REL)  # q0 is rounded to the nearest qty step
+    return size < 0.8 * max(min_qty, cost_to_qty(cost, lo, mkt) + half, cost_to_qty(cost, hi, mkt) + half)
+
+
+@jit
+def _nearer(order_side: float, a: float, b: float) -> float:
+    """The nearer to the market of two prices (or price multipliers): the higher for bids, lower for asks."""
+    return max(a, b) if order_side > 0.0 else min(a, b)
+
+
+@jit
+def _side_rules(w, k: int, flags: int) -> None:
+    """EMA rules of side k (0 long, 1 short) at the book decision: multipliers of its EMA band giving its
+    nearest EMA-priced entry and close, the nearest price a switch can bring an entry to, and the range
+    of initial entry prices these hold for. No such order: multiplier 0 for bids, inf for asks."""
+    side = 1 - 2 * k
+    mode = int(w[E_MODE])
+    b = _base(k)
+    mkt = mkt_of(w)
+    size, pos_price = position(w, W_BST, k)
+    balance = w[W_BST + S_BALANCE]
+    entry = 0.0 if side > 0 else math.inf  # the long side enters with bids, the short side with asks
+    close = math.inf if side > 0 else 0.0
+    flip = -math.inf if side > 0 else math.inf
+    w[E_X_LO + k], w[E_X_HI + k] = -math.inf, math.inf
+    we = wallet_exposure(size, pos_price, balance, mkt)
+    threshold = w[b + P_AU_THRESHOLD]
+    if w[b + P_ENABLED] != 0.0:
+        if mode == MODE_CLOCK:
+            if size == 0.0 or flags >> (3 * k) & 1:
+                entry = _nearer(side, entry, 1.0 - side * w[b + P_EMA_DIST_ENTRY])
+        else:
+            possible = False
+            if size != 0.0:
+                x = _entry_x(w, W_BST, k)
+                w[E_X_LO + k], w[E_X_HI + k] = x / _X_RANGE, x * _X_RANGE
+                possible = _flip_possible(w, mkt, k, x / _X_RANGE, x * _X_RANGE)
+            if size == 0.0 or possible:
+                entry = _nearer(side, entry, 1.0 - side * w[b + P_INITIAL_EPRICE_EMA_DIST])
+            if possible:  # the re-entry a partial initial entry stands for, or the re-anchored neat grid
+                d = w[b + P_RENTRY_PPRICE_DIST] if mode == MODE_RECURSIVE else 0.0
+                flip = pos_price * (1.0 - side * d)
+            if (mode == MODE_RECURSIVE and legacy_unstuck(cfg_of(w)) and threshold != 0.0 and size != 0.0
+                    and we > 0.99 * w[b + P_WEL] * (1.0 - threshold)):
+                entry = _nearer(side, entry, 1.0 - side * w[b + P_AU_EMA_DIST])
+    if size != 0.0:
+        if mode == MODE_CLOCK:
+            if flags >> (3 * k + 1) & 1:
+                close = _nearer(-side, close, 1.0 + side * w[b + P_EMA_DIST_CLOSE])
+        elif threshold != 0.0 and we > w[b + P_WEL] * (1.0 - threshold):
+            close = _nearer(-side, close, 1.0 + side * w[b + P_AU_EMA_DIST])
+    nudge = 1.0 + side * _REL  # the rounding guard can move a price a hair toward the market
+    w[E_M_ENTRY + k] = entry * nudge
+    w[E_M_CLOSE + k] = close / nudge
+    w[E_FLIP_BID if side > 0 else E_FLIP_ASK] = flip * nudge
+
+
+@jit
+def _prepare(w, flags: int) -> None:
+    """Set up the time, last-price and EMA rules for rows computed at the book decision (timer flags
+    `flags`)."""
+    mode = int(w[E_MODE])
+    w[E_P_LO], w[E_P_HI] = -math.inf, math.inf
+    w[E_T_FLIP] = math.inf
+    w[E_FLIP_BID], w[E_FLIP_ASK] = -math.inf, math.inf
+    w[E_X_LO], w[E_X_HI], w[E_X_LO + 1], w[E_X_HI + 1] = -math.inf, math.inf, -math.inf, math.inf
+    if mode == MODE_CLASSIC:
+        cfg = cfg_of(w)
+        w[E_P_LO], w[E_P_HI] = _stop_loss_band(cfg, mkt_of(w), decision_at(w, W_BST))
+        flat = w[W_BST + S_LONG_SIZE] == 0.0 and w[W_BST + S_SHORT_SIZE] == 0.0
+        funding = cfg[C_FUNDING_COLLECT] != 0.0
+        predicted = w[W_BST + S_PREDICTED_FUNDING]
+        long_ok = flat and cfg[C_DO_LONG] != 0.0 and not (funding and predicted >= 0.0)
+        short_ok = flat and cfg[C_DO_SHORT] != 0.0 and not (funding and predicted <= 0.0)
+        w[E_M_ENTRY] = (1.0 - cfg[C_EMA_SPREAD]) * (1.0 + _REL) if long_ok else 0.0
+        w[E_M_ENTRY + 1] = (1.0 + cfg[C_EMA_SPREAD]) * (1.0 - _REL) if short_ok else math.inf
+        w[E_M_CLOSE], w[E_M_CLOSE + 1] = math.inf, 0.0
+        return
+    for k in range(2):
+        _side_rules(w, k, flags)
+    if mode != MODE_CLOCK:
+        w[E_T_FLIP] = next_timer(w, W_BST)
+
+
+@jit
+def fixed_rows(w, bk, n: int) -> None:
+    """Flag the rows whose price no EMA value sets (all but the entries of a flat side or of clock mode,
+    of the classic strategy, whose only EMA orders are its flat entries, and the auto-unstuck orders) and
+    record the highest such bid and lowest such ask. Entries of a side with a position in the grid modes
+    count as fixed, though a partial initial entry follows the EMA: that only loosens the bounds, and
+    `E_FIXED_OK` is off then (and when auto-unstuck is active or in clock mode, whose closes follow the
+    EMA) so those rows are never filled without computing them."""
+    mode = int(w[E_MODE])
+    hb, la = -math.inf, math.inf
+    for r in range(n):
+        pos_side = bk[r, O_POS_SIDE]
+        entry = bk[r, O_SIDE] == pos_side
+        ema = int(bk[r, O_KIND]) == K_UNSTUCK or (entry and (
+            mode == MODE_CLASSIC or mode == MODE_CLOCK or position(w, W_BST, 0 if pos_side > 0.0 else 1)[0] == 0.0))
+        bk[r, BK_FIXED] = 0.0 if ema or bk[r, BK_MARKET] != 0.0 else 1.0
+        if bk[r, BK_FIXED] == 0.0 or bk[r, BK_ALIVE] == 0.0:
+            continue
+        if bk[r, O_SIDE] > 0.0:
+            hb = max(hb, bk[r, O_PRICE])
+        else:
+            la = min(la, bk[r, O_PRICE])
+    w[E_HB_FIXED], w[E_LA_FIXED] = hb, la
+    w[E_FIXED_OK] = 1.0 if (mode != MODE_CLASSIC and mode != MODE_CLOCK and w[E_M_CLOSE] == math.inf
+                            and w[E_M_CLOSE + 1] == 0.0 and w[E_FLIP_BID] == -math.inf
+                            and w[E_FLIP_ASK] == math.inf) else 0.0
+
+
+@jit
+def stop_loss_qty(w, o: int) -> float:
+    """The classic soft stop-loss qty of the position in the state at offset `o` (0 when none)."""
+    if int(w[E_MODE]) != MODE_CLASSIC:
+        return 0.0
+    for k in range(2):
+        size, pos_price = position(w, o, k)
+        if size != 0.0:
+            return classic_stop_loss_qty(cfg_of(w), mkt_of(w), decision_at(w, o), size, pos_price)
+    return 0.0
+
+
+@jit
+def reference(w, bk, n: int) -> None:
+    """Everything `check_landing` needs about `n` rows just computed at the book decision (the rows
+    filled since that decision already dropped)."""
+    thresholds(w, bk, n)
+    w[E_REF_SL] = stop_loss_qty(w, W_BST)
+    flags = due_flags(w, W_BST)
+    w[E_REF_DUE] = flags
+    _prepare(w, flags)
+    fixed_rows(w, bk, n)
+
+
+@jit
+def _stale_ok(w) -> bool:
+    """Whether the book decision's initial entry prices stay in the range the EMA rules hold for."""
+    for k in range(2):
+        if w[E_X_LO + k] > -math.inf and not w[E_X_LO + k] <= _entry_x(w, W_BST, k) <= w[E_X_HI + k]:
+            return False
+    return True
+
+
+@jit_inline
+def check_landing(w) -> int:
+    """Whether the book rows (computed at the reference decision) are the orders of the book decision:
+    0 no (compute them), 1 yes, 2 yes but for EMA-priced orders, which stay within the bounds this sets
+    as `E_UB` / `E_LB` (the engine's fast path: it runs at every landing)."""
+    if w[E_EXHAUSTIVE] != 0.0 or w[E_REF_OK] == 0.0 or w[W_BST + R_VERSION] != w[E_REF_VERSION]:
+        return 0
+    bb, ba = w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK]
+    if bb < w[E_BB_LO] or bb > w[E_BB_HI] or ba < w[E_BA_LO] or ba > w[E_BA_HI]:
+        return 0
+    mode = int(w[E_MODE])
+    if mode == MODE_CLASSIC:
+        p = w[W_BST + S_LAST_PRICE]
+        if not w[E_P_LO] < p < w[E_P_HI] and stop_loss_qty(w, W_BST) != w[E_REF_SL]:
+            return 0
+        if w[W_BST + S_TICK_EMA] == w[W_RST + S_TICK_EMA] or w[W_BST + S_LONG_SIZE] != 0.0 \
+                or w[W_BST + S_SHORT_SIZE] != 0.0:
+            return 1
+        bid = w[W_BST + S_TICK_EMA] * w[E_M_ENTRY]
+        ask = w[W_BST + S_TICK_EMA] * w[E_M_ENTRY + 1]
+    else:
+        if mode == MODE_CLOCK:
+            if due_flags(w, W_BST) != int(w[E_REF_DUE]):
+                return 0
+        elif w[W_BST + S_NOW_MS] >= w[E_T_FLIP]:
+            return 0
+        changed = False
+        for j in range(6):
+            changed = changed or w[W_BST + S_LONG_EMA0 + j] != w[W_RST + S_LONG_EMA0 + j]
+        if not changed:
+            return 1
+        if not _stale_ok(w):
+            return 0
+        lower_long, upper_long = band(w, W_BST, 0)
+        lower_short, upper_short = band(w, W_BST, 1)
+        bid = max(lower_long * w[E_M_ENTRY], lower_short * w[E_M_CLOSE + 1], w[E_FLIP_BID])
+        ask = min(upper_short * w[E_M_ENTRY + 1], upper_long * w[E_M_CLOSE], w[E_FLIP_ASK])
+    ps = w[W_MKT + M_PRICE_STEP]
+    w[E_UB_EMA] = min(bb, bid + ps)
+    w[E_LB_EMA] = max(ba, ask - ps)
+    w[E_UB] = max(w[E_HB_FIXED], w[E_UB_EMA])  # fixed bids sit under the best bid (thresholds)
+    w[E_LB] = min(w[E_LA_FIXED], w[E_LB_EMA])
+    return 2

@@ -1,0 +1,52 @@
+"""Views of the workspace vector `w` (`passivx.backtest.layout`): the calculator's vectors for the rare
+paths that call it, and offset-based reads of a state vector inside `w` for the hot paths (a numba
+call costs a reference count per array argument; these take one)."""
+from passivx.calc.jit import jit
+from passivx.calc.layout import (
+    CFG_SIZE, MKT_SIZE, S_LONG_EMA0, S_LONG_LAST_ENTRY_MS, S_LONG_PRICE, S_LONG_SIZE, S_SHORT_EMA0,
+    S_SHORT_LAST_ENTRY_MS, S_SHORT_PRICE, S_SHORT_SIZE, ST_SIZE,
+)
+from passivx.backtest.layout import RING_W, W_CFG, W_MKT, W_ST
+
+
+@jit
+def cfg_of(w):
+    return w[W_CFG:W_CFG + CFG_SIZE]
+
+
+@jit
+def mkt_of(w):
+    return w[W_MKT:W_MKT + MKT_SIZE]
+
+
+@jit
+def st_of(w):
+    return w[W_ST:W_ST + ST_SIZE]
+
+
+@jit
+def decision_at(w, o: int):
+    """The decision (state vector, time, version, fill number) stored at offset `o`."""
+    return w[o:o + RING_W]
+
+
+@jit
+def position(w, o: int, k: int):
+    """(size, price) of side k (0 long, 1 short) of the state at offset `o`."""
+    if k == 0:
+        return w[o + S_LONG_SIZE], w[o + S_LONG_PRICE]
+    return w[o + S_SHORT_SIZE], w[o + S_SHORT_PRICE]
+
+
+@jit
+def timers(w, o: int, k: int):
+    """(last entry, last close, last unstuck) fill times of side k of the state at offset `o`."""
+    i = o + (S_LONG_LAST_ENTRY_MS if k == 0 else S_SHORT_LAST_ENTRY_MS)
+    return w[i], w[i + 1], w[i + 2]
+
+
+@jit
+def band(w, o: int, k: int):
+    """(lower, upper) of side k's three band EMAs in the state at offset `o`."""
+    i = o + (S_LONG_EMA0 if k == 0 else S_SHORT_EMA0)
+    return min(w[i], w[i + 1], w[i + 2]), max(w[i], w[i + 1], w[i + 2])

@@ -1,0 +1,50 @@
+"""`passivx backtest SETTINGS.hjson --config LIVE.json`: replay cached data through one live config."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("settings_path", metavar="SETTINGS.hjson", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Live config (JSON) to backtest. Without it the optimizer would run (not available yet).")
+@click.option("--jit", is_flag=True, help="Compile the engine with numba (fast). Without it the same code "
+                                          "runs as plain Python (slow; identical results).")
+@click.option("--start", default=None, help="First UTC day, YYYY-MM-DD (overrides start_date).")
+@click.option("--end", default=None, help="Last UTC day, YYYY-MM-DD (overrides end_date).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the result files into this folder (default backtests/EXCHANGE/SYMBOL/CONFIG/TIME).")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
+def backtest(settings_path: str, config_path: str | None, jit: bool, start: str | None, end: str | None,
+             out_dir: str | None, plots: bool) -> None:
+    """Backtest a live config over the cached trades (or candles) the SETTINGS.hjson names.
+
+    Prints a summary and writes stats.json, fills.csv, equity.csv, config.json, settings.json and plots
+    into the result folder. Data missing from the cache is fetched (binance, bybit); the synthetic set
+    is generated."""
+    if not jit and "numba" not in sys.modules:
+        os.environ["NUMBA_DISABLE_JIT"] = "1"  # must be set before numba is first imported
+    from passivx.config.backtest import load_backtest_settings
+    from passivx.config.live import load_live_config
+    from passivx.errors import ConfigError
+
+    settings = load_backtest_settings(settings_path).with_dates(start, end)
+    if config_path is None:
+        raise ConfigError(f"{settings_path}: no --config given, which runs the Jackrabbit optimizer, not "
+                          f"available yet; backtest one live config with --config LIVE.json")
+    config = load_live_config(config_path)
+    if config.symbol.upper() != settings.symbol.upper():
+        click.echo(f"note: config {config.config_name} is for {config.symbol}, backtested on {settings.symbol}",
+                   err=True)
+    if not jit:
+        click.echo("note: plain Python (no --jit): slow, for checking; add --jit for speed", err=True)
+    from passivx.backtest.report import summary, write_results
+    from passivx.backtest.runner import run_backtest
+
+    result = run_backtest(settings, config, progress=True)
+    dest = write_results(result, out_dir, plots=plots)
+    click.echo(summary(result))
+    click.echo(f"results: {dest}")
