@@ -71,19 +71,20 @@ def _clamp(g: float, cap: float) -> float:
 
 @jit
 def _secant(closing: bool, side: int, target: float, size: float, pos_price: float, price: float,
-            balance: float, mkt, g0: float, cap: float) -> float:
-    """Secant search for the qty bringing `_exposure` to `target`, seeded with `g0` (see module doc)."""
+            balance: float, mkt, g0: float, cap: float) -> tuple[float, float]:
+    """(qty, its `_exposure`) of the secant search for the qty bringing `_exposure` to `target`, seeded
+    with `g0` (see module doc)."""
     step = mkt[M_QTY_STEP]
     ga = g0
     va = _exposure(closing, side, size, pos_price, ga, price, balance, mkt)
-    best_g = ga
+    best_g, best_v = ga, va
     best_e = abs(va - target) / target
     gb = _clamp(round_(max(ga * 1.2, ga + step), step), cap)
     vb = _exposure(closing, side, size, pos_price, gb, price, balance, mkt)
     for i in range(_TRIES + 1):
         e = abs(vb - target) / target
         if e < best_e or (e == best_e and gb < best_g):
-            best_g, best_e = gb, e
+            best_g, best_v, best_e = gb, vb, e
         if i == _TRIES or (i > 0 and e < _TOLERANCE):
             break
         if gb == ga:
@@ -91,12 +92,12 @@ def _secant(closing: bool, side: int, target: float, size: float, pos_price: flo
             vb = _exposure(closing, side, size, pos_price, gb, price, balance, mkt)
             e = abs(vb - target) / target
             if e < best_e or (e == best_e and gb < best_g):
-                best_g, best_e = gb, e
+                best_g, best_v, best_e = gb, vb, e
         g = gb if vb == va else ga + (target - va) * (gb - ga) / (vb - va)
         ga, va = gb, vb
         gb = _clamp(round_(g, step), cap)
         vb = _exposure(closing, side, size, pos_price, gb, price, balance, mkt)
-    return best_g
+    return best_g, best_v
 
 
 @jit
@@ -110,12 +111,13 @@ def crop_qty(side: int, target_we: float, size: float, pos_price: float, price: 
         return 0.0
     step = mkt[M_QTY_STEP]
     g0 = round_(abs(size) * target_we / max(0.01, we), step)
-    q = _secant(False, side, target_we, size, pos_price, price, balance, mkt, g0, math.inf)
+    q, v = _secant(False, side, target_we, size, pos_price, price, balance, mkt, g0, math.inf)
     # where the qty step is coarse the nearest guess can overshoot: step down to within the tolerance
     for _ in range(_STEP_DOWN_MAX):
-        if q <= 0.0 or we_if_filled(size, pos_price, side * q, price, balance, mkt) <= target_we * (1.0 + _TOLERANCE):
+        if q <= 0.0 or v <= target_we * (1.0 + _TOLERANCE):
             break
         q = round_(q - step, step)
+        v = we_if_filled(size, pos_price, side * q, price, balance, mkt)
     return q
 
 
@@ -131,4 +133,4 @@ def close_qty_to_target(side: int, target_we: float, size: float, pos_price: flo
     if we <= target_we * 1.001:
         return 0.0
     g0 = _clamp(round_(q * (1.0 - target_we / we), mkt[M_QTY_STEP]), q)
-    return _secant(True, side, target_we, size, pos_price, price, balance, mkt, g0, q)
+    return _secant(True, side, target_we, size, pos_price, price, balance, mkt, g0, q)[0]

@@ -30,80 +30,114 @@ from passivx.calc.layout import (
 from passivx.calc.orders import put
 from passivx.calc.recursive import initial_entry, initial_qty
 from passivx.calc.rounding import iround, round_, round_dn, round_up
-from passivx.calc.takeprofit import linspace
+from passivx.calc.takeprofit import linspace_point
 
 _FIT_ITERS = 40  # bound on each phase of the re-anchoring search
 _FILLED = 0.01  # a node within 1 % of its cumulative size counts as filled
 _FLAT = 0.9  # |Q| < 0.9*min_entry_qty(p0) is treated as flat
 
 
+# rows of the per-call workspace: basespace fractions of prices and qtys, unit qty weights `t`, the grid
+# being tried (prices, qtys, min entry qtys), the best grid found, and the qtys and positions (size, price)
+# after each node of the last `_final_we` walk, reused while the qtys agree (qtys NaN after new prices)
+_FP, _FQ, _T, _P, _Q, _MQ, _BP, _BQ, _WQ, _WS, _WP, _ROWS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+
+
+@jit
+def _fractions(base: float, n: int, out) -> None:
+    """Write `(base**i - 1)/(base**(n-1) - 1)` (repeated products) to `out[:n]` when basespace uses them."""
+    if base == 1.0 or n < 3:
+        return
+    out[0] = 1.0
+    for i in range(1, n):
+        out[i] = out[i - 1] * base  # repeated products: identical bits with and without JIT
+    span = out[n - 1] - 1.0
+    for i in range(n):
+        out[i] = (out[i] - 1.0) / span
+
+
+@jit
+def _spaced(a: float, b: float, base: float, frac, i: int, n: int) -> float:
+    """Point `i` of `basespace(a, b, base, n)`, `frac` filled by `_fractions(base, n, frac)`."""
+    if base == 1.0 or n < 3:
+        return linspace_point(a, b, n, (b - a) / (n - 1) if n > 1 else 0.0, i)
+    if i == n - 1:
+        return b
+    return a + (b - a) * frac[i]
+
+
 @jit
 def basespace(a: float, b: float, base: float, n: int) -> np.ndarray:
     """`n` points from `a` to `b`: evenly spaced for base 1, else spaced like `base**i` (gaps grow for
     base > 1)."""
-    if base == 1.0 or n < 3:
-        return linspace(a, b, n)
-    out = np.empty(n)
-    w = np.empty(n)
-    w[0] = 1.0
-    for i in range(1, n):
-        w[i] = w[i - 1] * base  # repeated products: identical bits with and without JIT
-    span = w[n - 1] - 1.0
-    for i in range(n - 1):
-        out[i] = a + (b - a) * ((w[i] - 1.0) / span)
-    out[n - 1] = b
+    out = np.empty(max(n, 0))
+    _fractions(base, n, out)
+    for i in range(n):
+        out[i] = _spaced(a, b, base, out, i, n)
     return out
 
 
 @jit
-def _grid_prices(anchor: float, span: float, exp_base: float, n: int, side: int, step: float) -> np.ndarray:
-    prices = basespace(anchor, anchor * (1.0 - side * span), exp_base, n)
+def _workspace(cfg, base: int) -> np.ndarray:
+    """A workspace (`_ROWS` rows of the side's grid size) with the basespace fractions and unit weights."""
+    n = max(1, iround(cfg[base + P_MAX_N_ENTRY_ORDERS]))
+    ws = np.empty((_ROWS, n))
+    _fractions(cfg[base + P_EPRICE_EXP_BASE], n, ws[_FP])
+    exp_base = cfg[base + P_EQTY_EXP_BASE]
+    _fractions(exp_base, n, ws[_FQ])
     for i in range(n):
-        prices[i] = max(step, round_dn(prices[i], step)) if side > 0 else round_up(prices[i], step)
-    return prices
+        ws[_T, i] = _spaced(0.0, 1.0, exp_base, ws[_FQ], i, n)
+    return ws
 
 
 @jit
-def _grid_qtys(q0: float, q_last: float, exp_base: float, prices, mkt) -> np.ndarray:
-    qtys = basespace(q0, q_last, exp_base, len(prices))
-    for i in range(len(prices)):
-        qtys[i] = max(min_entry_qty(prices[i], mkt), round_(qtys[i], mkt[M_QTY_STEP]))
-    return qtys
+def _fill_qtys(q0: float, q_last: float, exp_base: float, ws, mkt) -> None:
+    """Grid qtys (basespace from q0 to q_last, rounded, at least the min entry qtys) into `ws[_Q]`."""
+    n = ws.shape[1]
+    for i in range(n):
+        ws[_Q, i] = max(ws[_MQ, i], round_(_spaced(q0, q_last, exp_base, ws[_FQ], i, n), mkt[M_QTY_STEP]))
 
 
 @jit
-def _final_we(q0: float, q_last: float, exp_base: float, prices, side: int, balance: float, mkt) -> float:
-    qtys = _grid_qtys(q0, q_last, exp_base, prices, mkt)
+def _final_we(q0: float, q_last: float, exp_base: float, ws, side: int, balance: float, mkt) -> float:
+    _fill_qtys(q0, q_last, exp_base, ws, mkt)
     size, price = 0.0, 0.0
-    for i in range(len(prices)):
-        size, price = new_position(size, price, side * qtys[i], prices[i], mkt)
+    same = True
+    for i in range(ws.shape[1]):
+        q = ws[_Q, i]
+        same = same and q == ws[_WQ, i]
+        if same:
+            size, price = ws[_WS, i], ws[_WP, i]
+        else:
+            size, price = new_position(size, price, side * q, ws[_P, i], mkt)
+            ws[_WQ, i], ws[_WS, i], ws[_WP, i] = q, size, price
     return wallet_exposure(size, price, balance, mkt)
 
 
 @jit
-def _solve_q_last(q0: float, exp_base: float, prices, side: int, balance: float, wel: float, mkt) -> float:
+def _solve_q_last(q0: float, exp_base: float, ws, side: int, balance: float, wel: float, mkt) -> float:
     """Largest `q_last` (whole qty steps, >= q0) whose grid ends at WE <= WEL; q0 when none does.
 
     Costs are linear in `q_last` before rounding, so the search starts at that solution, widens in doubling
     steps until it brackets the answer, then bisects."""
     step = mkt[M_QTY_STEP]
-    n = len(prices)
+    n = ws.shape[1]
+    prices = ws[_P]
     lo = iround(q0 / step)
-    if n == 1 or _final_we(q0, lo * step, exp_base, prices, side, balance, mkt) > wel:
+    if n == 1 or _final_we(q0, lo * step, exp_base, ws, side, balance, mkt) > wel:
         return lo * step
-    t = basespace(0.0, 1.0, exp_base, n)
     fixed, slope = 0.0, 0.0
     for i in range(n):
         c = qty_to_cost(1.0, prices[i], mkt)
-        fixed += c * q0 * (1.0 - t[i])
-        slope += c * t[i]
+        fixed += c * q0 * (1.0 - ws[_T, i])
+        slope += c * ws[_T, i]
     hi = lo + 1 + int(math.ceil(cost_to_qty(balance * wel, prices[-1], mkt) / step))  # last node alone > WEL
     g = int(min(float(hi), max(float(lo), math.floor((balance * wel - fixed) / slope / step))))
     d = 1
-    if _final_we(q0, g * step, exp_base, prices, side, balance, mkt) <= wel:
+    if _final_we(q0, g * step, exp_base, ws, side, balance, mkt) <= wel:
         lo = g
         while lo + d < hi:
-            if _final_we(q0, (lo + d) * step, exp_base, prices, side, balance, mkt) > wel:
+            if _final_we(q0, (lo + d) * step, exp_base, ws, side, balance, mkt) > wel:
                 hi = lo + d
                 break
             lo += d
@@ -111,14 +145,14 @@ def _solve_q_last(q0: float, exp_base: float, prices, side: int, balance: float,
     else:
         hi = g
         while hi - d > lo:
-            if _final_we(q0, (hi - d) * step, exp_base, prices, side, balance, mkt) <= wel:
+            if _final_we(q0, (hi - d) * step, exp_base, ws, side, balance, mkt) <= wel:
                 lo = hi - d
                 break
             hi -= d
             d *= 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _final_we(q0, mid * step, exp_base, prices, side, balance, mkt) <= wel:
+        if _final_we(q0, mid * step, exp_base, ws, side, balance, mkt) <= wel:
             lo = mid
         else:
             hi = mid
@@ -126,59 +160,83 @@ def _solve_q_last(q0: float, exp_base: float, prices, side: int, balance: float,
 
 
 @jit
-def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float):
-    """(prices, qtys) of the neat grid anchored at `anchor`."""
-    n = max(1, iround(cfg[base + P_MAX_N_ENTRY_ORDERS]))
-    prices = _grid_prices(anchor, cfg[base + P_GRID_SPAN], cfg[base + P_EPRICE_EXP_BASE], n, side,
-                          mkt[M_PRICE_STEP])
-    q0 = initial_qty(cfg, base, mkt, balance, prices[0])
+def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> None:
+    """The neat grid anchored at `anchor` into `ws[_P]` (prices) and `ws[_Q]` (qtys)."""
+    n = ws.shape[1]
+    step = mkt[M_PRICE_STEP]
+    end = anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
+    for i in range(n):
+        p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, n)
+        p = max(step, round_dn(p, step)) if side > 0 else round_up(p, step)
+        ws[_P, i] = p
+        ws[_MQ, i] = min_entry_qty(p, mkt)
+        ws[_WQ, i] = math.nan
+    q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
-    q_last = _solve_q_last(q0, exp_base, prices, side, balance, cfg[base + P_WEL], mkt)
-    return prices, _grid_qtys(q0, q_last, exp_base, prices, mkt)
+    q_last = _solve_q_last(q0, exp_base, ws, side, balance, cfg[base + P_WEL], mkt)
+    _fill_qtys(q0, q_last, exp_base, ws, mkt)
 
 
 @jit
-def _price_at_size(prices, qtys, side: int, target: float, mkt) -> float:
-    """Position price after filling the grid up to cumulative size `target` (past its end: at the last
-    price)."""
+def _price_at_size(ws, side: int, target: float, mkt) -> float:
+    """Position price after filling the grid `ws[_P]`, `ws[_Q]` up to cumulative size `target` (past its
+    end: at the last price); positions of the last `_final_we` walk are reused while its qtys agree."""
+    n = ws.shape[1]
     size, price = 0.0, 0.0
-    for i in range(len(prices)):
-        if abs(size) + qtys[i] >= target or i == len(prices) - 1:
-            return new_position(size, price, side * (target - abs(size)), prices[i], mkt)[1]
-        size, price = new_position(size, price, side * qtys[i], prices[i], mkt)
+    same = True
+    for i in range(n):
+        q = ws[_Q, i]
+        if abs(size) + q >= target or i == n - 1:
+            return new_position(size, price, side * (target - abs(size)), ws[_P, i], mkt)[1]
+        same = same and q == ws[_WQ, i]
+        if same:
+            size, price = ws[_WS, i], ws[_WP, i]
+        else:
+            size, price = new_position(size, price, side * q, ws[_P, i], mkt)
     return price
 
 
 @jit
-def _fit(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: float, anchor: float):
-    """(prices, qtys, error): the grid anchored at `anchor`; error = its position price at size `target`
-    minus `pprice`."""
-    prices, qtys = _grid(cfg, base, mkt, side, balance, anchor)
-    return prices, qtys, _price_at_size(prices, qtys, side, target, mkt) - pprice
+def _fit(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: float, anchor: float,
+         ws) -> float:
+    """The grid anchored at `anchor` into `ws[_P]`, `ws[_Q]`; returns its error: its position price at
+    size `target` minus `pprice`."""
+    _grid(cfg, base, mkt, side, balance, anchor, ws)
+    return _price_at_size(ws, side, target, mkt) - pprice
 
 
 @jit
-def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float):
-    """The grid re-anchored so that its position at cumulative size |size| has price `pprice`.
+def _keep(ws) -> None:
+    """Keep the grid just built as the best one."""
+    ws[_BP, :] = ws[_P]
+    ws[_BQ, :] = ws[_Q]
+
+
+@jit
+def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float, ws) -> None:
+    """The grid re-anchored so that its position at cumulative size |size| has price `pprice`, into
+    `ws[_BP]` (prices) and `ws[_BQ]` (qtys).
 
     The error grows with the anchor; at anchor P it is <= 0 for long (every node at or under P) and >= 0
     for short. The other end of the bracket starts at P/(1 -/+ grid_span) and moves out until the sign
     changes; then false position (Illinois variant) until the error is within half a price step. The grid
-    with the smallest error is returned."""
+    with the smallest error is kept."""
     tol = 0.5 * mkt[M_PRICE_STEP]
     target = abs(size)
     a = pprice
-    prices, qtys, fa = _fit(cfg, base, mkt, side, balance, target, pprice, a)
-    best_p, best_q, best_e = prices, qtys, abs(fa)
+    fa = _fit(cfg, base, mkt, side, balance, target, pprice, a, ws)
+    _keep(ws)
+    best_e = abs(fa)
     span = cfg[base + P_GRID_SPAN]
     b = pprice / (1.0 - min(span, 0.9)) if side > 0 else pprice / (1.0 + span)
     fb = fa
     for _ in range(_FIT_ITERS):
         if best_e <= tol or fa * fb < 0.0:
             break
-        prices, qtys, fb = _fit(cfg, base, mkt, side, balance, target, pprice, b)
+        fb = _fit(cfg, base, mkt, side, balance, target, pprice, b, ws)
         if abs(fb) < best_e:
-            best_p, best_q, best_e = prices, qtys, abs(fb)
+            _keep(ws)
+            best_e = abs(fb)
         if fa * fb >= 0.0:
             a, fa = b, fb
             b = b * 2.0 if side > 0 else b * 0.5
@@ -188,15 +246,15 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
         c = b - fb * (b - a) / (fb - fa)
         if not min(a, b) < c < max(a, b):
             c = 0.5 * (a + b)
-        prices, qtys, fc = _fit(cfg, base, mkt, side, balance, target, pprice, c)
+        fc = _fit(cfg, base, mkt, side, balance, target, pprice, c, ws)
         if abs(fc) < best_e:
-            best_p, best_q, best_e = prices, qtys, abs(fc)
+            _keep(ws)
+            best_e = abs(fc)
         if fc * fb < 0.0:
             a, fa = b, fb
         else:
             fa *= 0.5
         b, fb = c, fc
-    return best_p, best_q
 
 
 @jit
@@ -247,13 +305,16 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
     q0, p0 = initial_entry(cfg, base, mkt, st, side, st[S_BEST_BID] if side > 0 else st[S_BEST_ASK])
     step = mkt[M_PRICE_STEP]
     if q0 > 0.0 and abs(size) < _FLAT * min_entry_qty(p0, mkt):
-        prices, qtys = _grid(cfg, base, mkt, side, balance, p0)
+        ws = _workspace(cfg, base)
+        _grid(cfg, base, mkt, side, balance, p0, ws)
         q = max(min_entry_qty(p0, mkt), round_(q0 - abs(size), mkt[M_QTY_STEP]))
         cap = math.inf if side > 0 else 0.0
-        return _place(cfg, base, mkt, st, side, prices, qtys, 0, q, size, pprice, cap, whole_grid, out, n)
+        return _place(cfg, base, mkt, st, side, ws[_P], ws[_Q], 0, q, size, pprice, cap, whole_grid, out, n)
     if size == 0.0 or pprice <= 0.0:
         return n
-    prices, qtys = _fitted_grid(cfg, base, mkt, side, balance, size, pprice)
+    ws = _workspace(cfg, base)
+    _fitted_grid(cfg, base, mkt, side, balance, size, pprice, ws)
+    prices, qtys = ws[_BP], ws[_BQ]
     cum = 0.0
     for k in range(len(prices)):
         cum = round_(cum + qtys[k], mkt[M_QTY_STEP])

@@ -15,20 +15,81 @@ from passivx.calc.rounding import iround, round_, round_dn, round_up
 def linspace(a: float, b: float, n: int) -> np.ndarray:
     """`np.linspace(a, b, n)` with NumPy's arithmetic (`i*step + a`, last point exactly `b`)."""
     out = np.empty(max(n, 0))
-    if n == 1:
-        out[0] = a
-    elif n > 1:
-        step = (b - a) / (n - 1)
-        for i in range(n - 1):
-            out[i] = i * step + a
-        out[n - 1] = b
+    step = (b - a) / (n - 1) if n > 1 else 0.0
+    for i in range(n):
+        out[i] = linspace_point(a, b, n, step, i)
     return out
+
+
+@jit
+def linspace_point(a: float, b: float, n: int, step: float, i: int) -> float:
+    """Point `i` of `linspace(a, b, n)`, `step` being `(b - a) / (n - 1)` (any value when n is 1)."""
+    if i == 0 and n == 1:
+        return a
+    if i == n - 1:
+        return b
+    return i * step + a
 
 
 @jit
 def round_close(price: float, side: int, step: float) -> float:
     """Round a close price away from the position: long asks up, short bids down."""
     return round_up(price, step) if side > 0 else round_dn(price, step)
+
+
+@jit
+def _tp_points(cfg, base: int, mkt, side: int, pos_price: float, balance: float):
+    """(first, last, n, step) of the side's unrounded take-profit points `linspace(first, last, n)` (see
+    `linspace_point`); backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))`."""
+    if cfg[base + P_BACKWARDS_TP] != 0.0:
+        full = cost_to_qty(balance * cfg[base + P_WEL], pos_price, mkt)
+        n = max(1, iround(min(cfg[base + P_N_CLOSE_ORDERS], full / min_entry_qty(pos_price, mkt))))
+    else:
+        n = iround(cfg[base + P_N_CLOSE_ORDERS])
+    n = max(n, 0)
+    lo = cfg[base + P_MIN_MARKUP]
+    a = pos_price * (1.0 + side * lo)
+    b = pos_price * (1.0 + side * (lo + cfg[base + P_MARKUP_RANGE]))
+    return a, b, n, (b - a) / (n - 1) if n > 1 else 0.0
+
+
+@jit
+def _keep_tp(cfg, base: int, mkt, side: int, a: float, b: float, n: int, step: float, best_bid: float,
+             best_ask: float, kept):
+    """Round the points of `_tp_points` into `kept` (size >= n) as `tp_prices` describes; return
+    (k kept, number of distinct prices)."""
+    backwards = cfg[base + P_BACKWARDS_TP] != 0.0
+    k = 0
+    n_all = 0
+    prev = np.nan
+    for i in range(n):
+        p = round_close(linspace_point(a, b, n, step, i), side, mkt[M_PRICE_STEP])
+        if backwards and p == prev:
+            continue
+        prev = p
+        n_all += 1
+        if _keeps(side, p, best_bid, best_ask):
+            kept[k] = p
+            k += 1
+    return k, n_all
+
+
+@jit
+def _keeps(side: int, p: float, best_bid: float, best_ask: float) -> bool:
+    """Whether take-profit price `p` does not cross the book (long >= best_ask, short <= best_bid)."""
+    return (side > 0 and p >= best_ask) or (side < 0 and p <= best_bid)
+
+
+@jit
+def first_tp_price(cfg, base: int, mkt, side: int, pos_price: float, balance: float, best_bid: float,
+                   best_ask: float) -> float:
+    """The nearest kept price of `tp_prices` (its first), NaN when none is kept; allocates nothing."""
+    a, b, n, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    for i in range(n):
+        p = round_close(linspace_point(a, b, n, step, i), side, mkt[M_PRICE_STEP])
+        if _keeps(side, p, best_bid, best_ask):
+            return p
+    return np.nan
 
 
 @jit
@@ -39,28 +100,9 @@ def tp_prices(cfg, base: int, mkt, side: int, pos_price: float, balance: float, 
     Kept prices do not cross the book (long >= best_ask, short <= best_bid). Frontwards keeps duplicate
     prices; backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))` points and
     de-duplicates them."""
-    backwards = cfg[base + P_BACKWARDS_TP] != 0.0
-    if backwards:
-        full = cost_to_qty(balance * cfg[base + P_WEL], pos_price, mkt)
-        n = max(1, iround(min(cfg[base + P_N_CLOSE_ORDERS], full / min_entry_qty(pos_price, mkt))))
-    else:
-        n = iround(cfg[base + P_N_CLOSE_ORDERS])
-    lo = cfg[base + P_MIN_MARKUP]
-    raw = linspace(pos_price * (1.0 + side * lo),
-                   pos_price * (1.0 + side * (lo + cfg[base + P_MARKUP_RANGE])), n)
-    kept = np.empty(raw.size)
-    k = 0
-    n_all = 0
-    prev = np.nan
-    for i in range(raw.size):
-        p = round_close(raw[i], side, mkt[M_PRICE_STEP])
-        if backwards and p == prev:
-            continue
-        prev = p
-        n_all += 1
-        if (side > 0 and p >= best_ask) or (side < 0 and p <= best_bid):
-            kept[k] = p
-            k += 1
+    a, b, n, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    kept = np.empty(n)
+    k, n_all = _keep_tp(cfg, base, mkt, side, a, b, n, step, best_bid, best_ask, kept)
     return kept, k, n_all
 
 
@@ -127,12 +169,15 @@ def tp_grid(cfg, base: int, mkt, side: int, size: float, pos_price: float, balan
     if q == 0.0:
         return n
     size = side * q
-    prices, k, n_all = tp_prices(cfg, base, mkt, side, pos_price, balance, best_bid, best_ask)
+    a, b, n_points, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    scratch = np.zeros(2 * n_points)  # kept prices, then their qtys: one allocation
+    prices = scratch[:n_points]
+    k, n_all = _keep_tp(cfg, base, mkt, side, a, b, n_points, step, best_bid, best_ask, prices)
     if k == 0:
         n, _ = put_close(out, n, side, K_CLOSE, best_ask if side > 0 else best_bid, q, size, pos_price,
                          balance, mkt)
         return n
-    qtys = np.zeros(k)
+    qtys = scratch[n_points:n_points + k]
     if k == 1:
         if q >= min_entry_qty(prices[0], mkt):
             qtys[0] = q

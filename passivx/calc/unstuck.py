@@ -1,5 +1,7 @@
 """Auto-unstuck (STRATEGY.md §3 "Auto-unstuck close"): the timed and legacy close, and the switch that
 decides whether recursive mode also places legacy unstuck entries."""
+import math
+
 from passivx.calc.contracts import cost_to_qty, min_entry_qty, wallet_exposure
 from passivx.calc.crop import close_qty_to_target, ema_band, side_position, side_timers
 from passivx.calc.jit import jit
@@ -8,7 +10,7 @@ from passivx.calc.layout import (
     P_AU_QTY_PCT, P_AU_THRESHOLD, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_NOW_MS,
 )
 from passivx.calc.rounding import round_, round_dn, round_up
-from passivx.calc.takeprofit import put_close, tp_prices
+from passivx.calc.takeprofit import first_tp_price, put_close
 
 _MIN_DELAY_MS = 60_000.0
 
@@ -62,18 +64,18 @@ def au_close(cfg, base: int, mkt, st, side: int, out, n: int):
     if not wallet_exposure(size, pos_price, balance, mkt) > threshold_we:
         return n, size
     best_bid, best_ask = st[S_BEST_BID], st[S_BEST_ASK]
-    prices, k, _ = tp_prices(cfg, base, mkt, side, pos_price, balance, best_bid, best_ask)
-    if k == 0:
+    nearest_tp = first_tp_price(cfg, base, mkt, side, pos_price, balance, best_bid, best_ask)
+    if math.isnan(nearest_tp):
         return n, size
     lower, upper = ema_band(st, side)
     dist = cfg[base + P_AU_EMA_DIST]
     if side > 0:
         price = max(best_ask, round_up(upper * (1.0 + dist), mkt[M_PRICE_STEP]))
-        if not price < prices[0]:
+        if not price < nearest_tp:
             return n, size
     else:
         price = min(best_bid, round_dn(lower * (1.0 - dist), mkt[M_PRICE_STEP]))
-        if not price > prices[0]:
+        if not price > nearest_tp:
             return n, size
     qty = _au_qty(cfg, base, mkt, st, side, q, size, pos_price, price, threshold_we)
     if qty == 0.0:
