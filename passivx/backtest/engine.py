@@ -20,7 +20,7 @@ import math
 from passivx.calc.contracts import qty_to_cost, wallet_exposure
 from passivx.calc.ema import ema_update
 from passivx.calc.entry import ideal_orders
-from passivx.calc.jit import jit, jit_inline
+from passivx.calc.jit import jit
 from passivx.calc.layout import (
     K_ENTRY, K_STOP_LOSS, K_UNSTUCK, MODE_CLASSIC, M_MAKER_FEE, M_TAKER_FEE, O_KIND, O_POS_SIDE, O_PRICE, O_QTY,
     O_REDUCE_ONLY, O_SIDE, ST_SIZE, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0,
@@ -179,33 +179,6 @@ def _recompute(w, out, bk, rf) -> None:
     _set_exact(w, bk)
 
 
-@jit_inline
-def _pop(w, ring) -> None:
-    """Drop the oldest pending decision; `E_T_LAND` becomes the next one's landing time."""
-    h = (int(w[E_RING_HEAD]) + 1) % RING_CAP
-    n = int(w[E_RING_N]) - 1
-    w[E_RING_HEAD] = h
-    w[E_RING_N] = n
-    w[E_T_LAND] = ring[h, R_T] + w[E_LAT] if n > 0 else math.inf
-
-
-@jit_inline
-def _land(w, ring) -> bool:
-    """The oldest pending decision reaches the exchange: its orders become the book. Returns True when
-    the rows must be computed for it."""
-    h = int(w[E_RING_HEAD])
-    for j in range(RING_W):
-        w[W_BST + j] = ring[h, j]
-    _pop(w, ring)
-    outcome = check_landing(w)
-    if outcome == 0:
-        return True
-    w[E_STALE] = outcome - 1.0
-    if outcome == 1:
-        w[E_UB], w[E_LB] = w[E_HB], w[E_LA]
-    return False
-
-
 @jit
 def _touch(t, lo: float, hi: float, opening: float, bids_first: bool, after: float, w, out, bk, rf,
            fills) -> None:
@@ -276,30 +249,6 @@ def _schedule(t, w) -> None:
     """Inputs changed at `t`: decide at `t`, or when the pace allows."""
     if w[E_DEC_T] == math.inf:
         w[E_DEC_T] = max(t, w[E_LAST_DEC] + w[E_PACE])
-
-
-@jit_inline
-def _decide(t, w, ring) -> None:
-    """The bot recomputes its orders at `t`: queue a copy of its state for the landing."""
-    n = int(w[E_RING_N])
-    if n >= RING_CAP:
-        w[E_ERROR] = 1.0
-        return
-    w[W_ST + S_NOW_MS] = t
-    j = (int(w[E_RING_HEAD]) + n) % RING_CAP
-    for k in range(ST_SIZE):
-        ring[j, k] = w[W_ST + k]
-    ring[j, R_T] = t
-    ring[j, R_VERSION] = w[E_VERSION]
-    ring[j, R_SEQ] = w[E_FILL_SEQ]
-    w[E_RING_N] = n + 1
-    if n == 0:
-        w[E_T_LAND] = t + w[E_LAT]
-    w[E_N_DECISIONS] += 1.0
-    w[E_LAST_DEC] = t
-    w[E_DEC_T] = math.inf
-    if int(w[E_MODE]) != MODE_CLASSIC:
-        w[E_T_TIMER] = next_timer(w, W_ST)
 
 
 @jit
@@ -417,14 +366,48 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
                 elif w[E_T_TIMER] == when:
                     w[E_T_TIMER] = math.inf
                     _schedule(when, w)
-                elif w[E_DEC_T] == when:
-                    _decide(when, w, ring)
-                elif landing == when:
-                    after = int(w[E_RING_HEAD] + 1) % RING_CAP
-                    if w[E_RING_N] > 1.0 and ring[after, R_T] + w[E_LAT] <= t:
-                        _pop(w, ring)  # a later decision lands before the next print: this one never rests
-                    elif _land(w, ring):
-                        _recompute(w, out, bk, rf)
+                # decisions and landings are written out here: a helper taking the arrays, even inlined,
+                # costs numba two atomic reference counts per array and call, more than the work itself
+                elif w[E_DEC_T] == when:  # the bot decides: queue a copy of its state for the landing
+                    k = int(w[E_RING_N])
+                    if k >= RING_CAP:
+                        w[E_ERROR] = 1.0
+                        continue
+                    w[W_ST + S_NOW_MS] = when
+                    r = (int(w[E_RING_HEAD]) + k) % RING_CAP
+                    for j in range(ST_SIZE):
+                        ring[r, j] = w[W_ST + j]
+                    ring[r, R_T] = when
+                    ring[r, R_VERSION] = w[E_VERSION]
+                    ring[r, R_SEQ] = w[E_FILL_SEQ]
+                    w[E_RING_N] = k + 1
+                    if k == 0:
+                        w[E_T_LAND] = when + w[E_LAT]
+                    w[E_N_DECISIONS] += 1.0
+                    w[E_LAST_DEC] = when
+                    w[E_DEC_T] = math.inf
+                    if not classic:
+                        w[E_T_TIMER] = next_timer(w, W_ST)
+                elif landing == when:  # the oldest pending decision reaches the exchange
+                    r = int(w[E_RING_HEAD])
+                    after = (r + 1) % RING_CAP
+                    k = int(w[E_RING_N]) - 1
+                    # it rests unless a later decision lands before the next print
+                    rests = not (k > 0 and ring[after, R_T] + w[E_LAT] <= t)
+                    if rests:
+                        for j in range(RING_W):
+                            w[W_BST + j] = ring[r, j]
+                    w[E_RING_HEAD] = after
+                    w[E_RING_N] = k
+                    w[E_T_LAND] = ring[after, R_T] + w[E_LAT] if k > 0 else math.inf
+                    if rests:  # its orders become the book: computed only when the rows in it do not hold
+                        outcome = check_landing(w)
+                        if outcome == 0:
+                            _recompute(w, out, bk, rf)
+                        else:
+                            w[E_STALE] = outcome - 1.0
+                            if outcome == 1:
+                                w[E_UB], w[E_LB] = w[E_HB], w[E_LA]
                 else:
                     _sample(when, w, smp)
             if w[E_ERROR] != 0.0:
@@ -444,9 +427,12 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
             break
         if candles:
             w[W_ST + S_BEST_BID] = w[W_ST + S_BEST_ASK] = close
-            _feed(w, lo if up else hi)
-            _feed(w, hi if up else lo)
-            _feed(w, close)
+            for p in (lo if up else hi, hi if up else lo, close):  # _feed, its common case inlined
+                x = p * w[E_EQ_DIR]
+                if x > w[E_XMAX]:
+                    _feed(w, p)
+                elif x < w[E_XMIN]:
+                    w[E_XMIN] = x
         elif side[i] > 0:
             w[W_ST + S_BEST_ASK] = close
         elif side[i] < 0:
