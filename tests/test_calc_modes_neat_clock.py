@@ -1,11 +1,11 @@
 """Neat grid mode and clock mode of the calculator (STRATEGY.md §3 "Neat grid", "Clock mode")."""
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from jit_parity import run_jit_and_python
 
 from passivx.calc import layout as L
 from passivx.calc.clock import clock_close, clock_entries
@@ -490,13 +490,7 @@ print(";".join(r.tobytes().hex() for r in res))
 def test_jit_and_pure_python_agree():
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     script = _PARITY_SCRIPT.format(tests=tests_dir)
-    outputs = []
-    for disable in ("0", "1"):
-        env = dict(os.environ, NUMBA_DISABLE_JIT=disable)
-        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                              timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        outputs.append(proc.stdout.split())
+    outputs = [out.split() for out in run_jit_and_python([sys.executable, "-c", script])]
     assert outputs[0][0] != "function" and outputs[1][0] == "function"  # compiled vs plain Python
     assert outputs[0][1] == outputs[1][1]
     assert all(len(part) > 0 for part in outputs[0][1].split(";"))

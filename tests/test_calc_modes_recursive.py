@@ -1,7 +1,6 @@
 """Recursive grid mode, the crop solvers, auto-unstuck and the mode/side dispatch (STRATEGY.md §3)."""
 import math
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -9,18 +8,60 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from jit_parity import run_jit_and_python
 
 from passivx.calc.contracts import min_entry_qty, pnl, wallet_exposure, we_if_filled
 from passivx.calc.crop import close_qty_to_target, crop_qty
 from passivx.calc.entry import ideal_orders
 from passivx.calc.layout import (
-    C_LONG, C_MODE, C_SHORT, CFG_SIZE, K_CLOSE, K_ENTRY, K_UNSTUCK, MAX_ORDERS, MODE_RECURSIVE, O_KIND,
-    O_POS_PRICE_AFTER, O_POS_SIDE, O_POS_SIZE_AFTER, O_PRICE, O_QTY, O_REDUCE_ONLY, O_SIDE, O_SIZE,
-    O_WE_AFTER, P_AU_DELAY_MINUTES, P_AU_EMA_DIST, P_AU_QTY_PCT, P_AU_THRESHOLD, P_DDOWN_FACTOR, P_ENABLED,
-    P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT, P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS,
-    P_RENTRY_PPRICE_DIST, P_RENTRY_WE_WEIGHT, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
-    S_LONG_EMA0, S_LONG_LAST_ENTRY_MS, S_LONG_LAST_UNSTUCK_MS, S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS,
-    S_SHORT_EMA0, S_SHORT_LAST_UNSTUCK_MS, S_SHORT_PRICE, S_SHORT_SIZE, ST_SIZE,
+    C_LONG,
+    C_MODE,
+    C_SHORT,
+    CFG_SIZE,
+    K_CLOSE,
+    K_ENTRY,
+    K_UNSTUCK,
+    MAX_ORDERS,
+    MODE_RECURSIVE,
+    O_KIND,
+    O_POS_PRICE_AFTER,
+    O_POS_SIDE,
+    O_POS_SIZE_AFTER,
+    O_PRICE,
+    O_QTY,
+    O_REDUCE_ONLY,
+    O_SIDE,
+    O_SIZE,
+    O_WE_AFTER,
+    P_AU_DELAY_MINUTES,
+    P_AU_EMA_DIST,
+    P_AU_QTY_PCT,
+    P_AU_THRESHOLD,
+    P_DDOWN_FACTOR,
+    P_ENABLED,
+    P_INITIAL_EPRICE_EMA_DIST,
+    P_INITIAL_QTY_PCT,
+    P_MARKUP_RANGE,
+    P_MIN_MARKUP,
+    P_N_CLOSE_ORDERS,
+    P_RENTRY_PPRICE_DIST,
+    P_RENTRY_WE_WEIGHT,
+    P_WEL,
+    S_BALANCE,
+    S_BEST_ASK,
+    S_BEST_BID,
+    S_LAST_PRICE,
+    S_LONG_EMA0,
+    S_LONG_LAST_ENTRY_MS,
+    S_LONG_LAST_UNSTUCK_MS,
+    S_LONG_PRICE,
+    S_LONG_SIZE,
+    S_NOW_MS,
+    S_SHORT_EMA0,
+    S_SHORT_LAST_UNSTUCK_MS,
+    S_SHORT_PRICE,
+    S_SHORT_SIZE,
+    ST_SIZE,
 )
 from passivx.calc.modes import side_orders
 from passivx.calc.recursive import recursive_entries
@@ -437,12 +478,6 @@ _SCRIPT = textwrap.dedent("""
 def test_jit_and_pure_python_agree():
     tests = os.path.dirname(os.path.abspath(__file__))
     script = _SCRIPT.format(tests=tests)
-    results = []
-    for disable in ("0", "1"):
-        env = dict(os.environ, NUMBA_DISABLE_JIT=disable)
-        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                              timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        results.append(proc.stdout)
+    results = run_jit_and_python([sys.executable, "-c", script])
     assert results[0] == results[1]
     assert all(int(line.split()[0]) > 0 for line in results[0].splitlines())

@@ -7,14 +7,13 @@ cost (>= 1000x per unit of exposure), so min-qty floors cannot push exposure pas
 Expectations come from STRATEGY.md §1-3, not from the calculator."""
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from jit_parity import run_jit_and_python
 
 from passivx.cli.calc_cmd import evaluate
 from passivx.config import parse_live_config
@@ -225,13 +224,7 @@ def test_jit_on_and_off_give_identical_output(tmp_path):
             collect()
     batch = tmp_path / "states.jsonl"
     batch.write_text("".join(json.dumps(r) + "\n" for r in reqs))
-    outputs = []
-    for disable in ("0", "1"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable}
-        proc = subprocess.run([sys.executable, "-m", "passivx", "calc", "--batch", str(batch)], env=env,
-                              capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
-        assert proc.returncode == 0, proc.stderr
-        outputs.append(proc.stdout)
+    outputs = run_jit_and_python([sys.executable, "-m", "passivx", "calc", "--batch", str(batch)], cwd=ROOT)
     lines = outputs[0].splitlines()
     assert len(lines) == len(reqs) == 64 and not any('"error"' in line for line in lines)
     assert sum(len(json.loads(line)["orders"]) for line in lines) > 100  # the cases do place orders
