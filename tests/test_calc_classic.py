@@ -162,6 +162,15 @@ def test_rounding_guard_initial_prices():
     assert col(orders(m, c, s), L.O_PRICE) == [1.21]
 
 
+def test_rounding_guard_past_a_million_steps():
+    # 2062.352/0.001 = 2062351.9999999998 (2 M steps: no 10th decimal left to snap): still 2062.352, not
+    # 2062.351; a value genuinely between steps still rounds
+    from passivx.calc.rounding import round_, round_dn, round_up
+    assert round_dn(2062.352, 0.001) == round_up(2062.352, 0.001) == round_(2062.352, 0.001) == 2062.352
+    assert round_dn(2062.3525, 0.001) == 2062.352 and round_up(2062.3525, 0.001) == 2062.353
+    assert round_dn(-4_100_000.7, 1.0) == -4_100_001.0 and round_up(12_345_678.2, 0.5) == 12_345_678.5
+
+
 def test_rounding_guard_reentry_qty_and_tp_price():
     # long 0.7 @ 1.1, ddown 0.1: 0.7*0.1 = 0.06999999999999999 -> re-entry qty 0.07 (unguarded: 0.069)
     # single TP at round_up(1.1*1.1 = 1.2100000000000002) = 1.21 (unguarded: 1.22)

@@ -30,7 +30,7 @@ from passivx.calc.layout import (
     S_LONG_PRICE, S_LONG_SIZE, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.orders import put
-from passivx.calc.rounding import iround, round_, round_dn, round_up, snap
+from passivx.calc.rounding import iround, round_, round_dn, round_up, steps
 
 WHOLE_GRID_NODES = MAX_ORDERS // 4
 SINGLE_TP_SPREAD = 0.003  # nearest two take-profit prices further apart than this: one order
@@ -173,7 +173,7 @@ def _take_profits(cfg, mkt, st, side: float, size: float, price: float, qty: flo
     n_wanted = min(cfg[C_N_CLOSE], qty / min_close)
     kept = _tp_prices(cfg, mkt, st, side, price, max(0, iround(n_wanted)))
     # n rounds to nearest; never split into more orders than keep each at or above min_close
-    k = min(len(kept), max(1, int(np.floor(snap(qty / min_close)))))
+    k = min(len(kept), max(1, int(np.floor(steps(qty, min_close)))))
     if k == 0 or (k >= 2 and abs(kept[1] - kept[0]) / kept[0] > SINGLE_TP_SPREAD):
         if side > 0.0:
             x = max(st[S_BEST_ASK], round_up(price * (1.0 + cfg[C_MIN_MARKUP]), ps))

@@ -1,7 +1,7 @@
 """Step rounding with a float-noise guard (STRATEGY.md §1).
 
-`x/s` is first snapped to 10 decimals so 0.30000000000000004 does not move a value a step; results are
-snapped too. Ties go to even (like NumPy and Python `round`). Only IEEE operations that NumPy and numba
+`x/s` is first snapped to 10 decimals (from a million steps up, to a whole number a few ulps away:
+`steps`) so 0.30000000000000004 does not move a value a step; results are snapped too. Ties go to even (like NumPy and Python `round`). Only IEEE operations that NumPy and numba
 perform identically are used, so JIT on and off agree to the bit.
 """
 import math
@@ -21,21 +21,33 @@ def snap(v: float) -> float:
 
 
 @jit
+def steps(x: float, step: float) -> float:
+    """`x/step` with the float-noise guard: snapped to 10 decimals, or from 1e6 up (where a float has no
+    10th decimal) to the nearest whole number when within 1e-14 of it relatively (a few ulps: the error of
+    one division), so 2062.352/0.001 counts 2062352 steps, not 2062351.9999999998."""
+    q = x / step
+    if abs(q) < 1e6:
+        return np.rint(q * 1e10) / 1e10
+    r = np.rint(q)
+    return r if abs(q - r) <= abs(q) * 1e-14 else q
+
+
+@jit
 def round_up(x: float, step: float) -> float:
     """Smallest multiple of `step` >= x."""
-    return snap(math.ceil(snap(x / step)) * step)
+    return snap(math.ceil(steps(x, step)) * step)
 
 
 @jit
 def round_dn(x: float, step: float) -> float:
     """Largest multiple of `step` <= x."""
-    return snap(math.floor(snap(x / step)) * step)
+    return snap(math.floor(steps(x, step)) * step)
 
 
 @jit
 def round_(x: float, step: float) -> float:
     """Nearest multiple of `step`, ties to even."""
-    return snap(np.rint(snap(x / step)) * step)
+    return snap(np.rint(steps(x, step)) * step)
 
 
 @jit
