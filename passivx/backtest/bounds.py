@@ -3,7 +3,7 @@
 `ideal_orders` costs 0.2-15 us a call and a trade about 10 ns, so the engine calls it only when the
 answer can differ from the rows it already has (`passivx.backtest.engine`). These functions hold what
 the engine must know about the calculator's outputs for that: `reference` records it when rows are
-computed, `check_landing` tells, for each later decision, whether those rows still hold. Each rule is
+computed, `landing_outcome` tells, for each later decision, whether those rows still hold. Each rule is
 conservative (in doubt, the engine recomputes), and a test replays real data with and without these
 shortcuts (`exhaustive`) and compares every fill.
 
@@ -21,7 +21,7 @@ balance, positions, fill timers and predicted funding:
 - EMA values enter only as rounded prices `ema*(1 -/+ dist)` of initial (and partial initial) entries,
   auto-unstuck orders and clock orders, and through two switches those prices feed: a recursive partial
   initial entry against a re-entry, a neat dust position against its re-anchored grid. While only EMA
-  values changed the book is *stale*: `check_landing` bounds the nearest price any bid / ask can reach,
+  values changed the book is *stale*: `stale_bounds` bounds the nearest price any bid / ask can reach,
   and only a trade through those needs the exact rows (a trade reaching only orders no EMA value prices
   fills those as they are, `fixed_rows`).
 Hot functions read states inside the workspace `w` by offset (`passivx.backtest.views`).
@@ -43,18 +43,20 @@ from passivx.calc.layout import (
     S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.takeprofit import tp_prices
+from passivx.calc.rounding import round_
 from passivx.calc.unstuck import legacy_unstuck
 from passivx.backtest.layout import (
     BK_ALIVE, BK_FIXED, BK_MARKET, E_AU_DELAY, E_BA_HI, E_BA_LO, E_BB_HI, E_BB_LO, E_EXHAUSTIVE, E_FIXED_OK,
     E_FLIP_ASK, E_FLIP_BID, E_HB_FIXED, E_LA_FIXED, E_LB, E_LB_EMA, E_MODE, E_M_CLOSE, E_M_ENTRY, E_P_HI, E_P_LO,
-    E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, R_VERSION, W_BST, W_CFG,
+    E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, W_BST, W_CFG,
     W_MKT, W_RST,
 )
 from passivx.backtest.views import band, cfg_of, decision_at, mkt_of, position, timers
 
 _REL = 1e-9  # relative slack on unrounded prices (the rounding guard can move a value a hair)
 _EPS = 1e-12  # relative nudge past a price that must be crossed or touched
-_X_RANGE = 1.1  # the initial-entry price may move this factor either way before the switches are re-checked
+_X_RANGE = 1.1  # the initial-entry price may move this factor either way before the switches are re-checked,
+_X_NEAR = 1.005  # or only this factor when that keeps a switch off that the wider range would have to allow
 
 
 @jit
@@ -244,8 +246,10 @@ def _flip_possible(w, mkt, k: int, x_lo: float, x_hi: float) -> bool:
         return size < 0.9 * min_qty
     b = _base(k)
     cost = w[W_BST + S_BALANCE] * w[b + P_WEL] * w[b + P_INITIAL_QTY_PCT]
-    half = 0.5 * mkt[M_QTY_STEP] * (1.0 + _REL)  # q0 is rounded to the nearest qty step
-    return size < 0.8 * max(min_qty, cost_to_qty(cost, lo, mkt) + half, cost_to_qty(cost, hi, mkt) + half)
+    # q0 = max(min qty, round_(cost_to_qty(cost, price))): rounding is monotone, so its largest value over
+    # the range is the rounded largest qty
+    raw = max(cost_to_qty(cost, lo, mkt), cost_to_qty(cost, hi, mkt))
+    return size < 0.8 * max(min_qty, round_(raw, mkt[M_QTY_STEP]))
 
 
 @jit
@@ -279,8 +283,11 @@ def _side_rules(w, k: int, flags: int) -> None:
             possible = False
             if size != 0.0:
                 x = _entry_x(w, W_BST, k)
-                w[E_X_LO + k], w[E_X_HI + k] = x / _X_RANGE, x * _X_RANGE
-                possible = _flip_possible(w, mkt, k, x / _X_RANGE, x * _X_RANGE)
+                reach = _X_RANGE
+                possible = _flip_possible(w, mkt, k, x / reach, x * reach)
+                if possible and not _flip_possible(w, mkt, k, x / _X_NEAR, x * _X_NEAR):
+                    possible, reach = False, _X_NEAR
+                w[E_X_LO + k], w[E_X_HI + k] = x / reach, x * reach
             if size == 0.0 or possible:
                 entry = _nearer(side, entry, 1.0 - side * w[b + P_INITIAL_EPRICE_EMA_DIST])
             if possible:  # the re-entry a partial initial entry stands for, or the re-anchored neat grid
@@ -293,7 +300,8 @@ def _side_rules(w, k: int, flags: int) -> None:
         if mode == MODE_CLOCK:
             if flags >> (3 * k + 1) & 1:
                 close = _nearer(-side, close, 1.0 + side * w[b + P_EMA_DIST_CLOSE])
-        elif threshold != 0.0 and we > w[b + P_WEL] * (1.0 - threshold):
+        elif threshold != 0.0 and we > w[b + P_WEL] * (1.0 - threshold) and (
+                w[E_AU_DELAY + k] == 0.0 or flags >> (3 * k + 2) & 1):  # legacy, or its timer is up
             close = _nearer(-side, close, 1.0 + side * w[b + P_AU_EMA_DIST])
     nudge = 1.0 + side * _REL  # the rounding guard can move a price a hair toward the market
     w[E_M_ENTRY + k] = entry * nudge
@@ -370,7 +378,7 @@ def stop_loss_qty(w, o: int) -> float:
 
 @jit
 def reference(w, bk, n: int) -> None:
-    """Everything `check_landing` needs about `n` rows just computed at the book decision (the rows
+    """Everything `landing_outcome` needs about `n` rows just computed at the book decision (the rows
     filled since that decision already dropped)."""
     thresholds(w, bk, n)
     w[E_REF_SL] = stop_loss_qty(w, W_BST)
@@ -381,47 +389,53 @@ def reference(w, bk, n: int) -> None:
 
 
 @jit
-def _stale_ok(w) -> bool:
-    """Whether the book decision's initial entry prices stay in the range the EMA rules hold for."""
+def _stale_ok(w, o: int) -> bool:
+    """Whether the initial entry prices of the state at offset `o` stay in the range the EMA rules hold for."""
     for k in range(2):
-        if w[E_X_LO + k] > -math.inf and not w[E_X_LO + k] <= _entry_x(w, W_BST, k) <= w[E_X_HI + k]:
+        if w[E_X_LO + k] > -math.inf and not w[E_X_LO + k] <= _entry_x(w, o, k) <= w[E_X_HI + k]:
             return False
     return True
 
 
 @jit_inline
-def check_landing(w) -> int:
-    """Whether the book rows (computed at the reference decision) are the orders of the book decision:
-    0 no (compute them), 1 yes, 2 yes but for EMA-priced orders, which stay within the bounds this sets
-    as `E_UB` / `E_LB` (the engine's fast path: it runs at every landing)."""
-    if w[E_EXHAUSTIVE] != 0.0 or w[E_REF_OK] == 0.0 or w[W_BST + R_VERSION] != w[E_REF_VERSION]:
+def landing_outcome(w, o: int, version: float) -> int:
+    """Whether the book rows (computed at the reference decision) are the orders of the state at offset
+    `o` (`version`: its count of position / balance changes): 0 no (compute them), 1 yes, 2 yes but for
+    EMA-priced orders, whose reach `stale_bounds` tells. No side effects: the engine runs it at every
+    landing, and at a decision to drop one that would change nothing."""
+    if w[E_EXHAUSTIVE] != 0.0 or w[E_REF_OK] == 0.0 or version != w[E_REF_VERSION]:
         return 0
-    bb, ba = w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK]
+    bb, ba = w[o + S_BEST_BID], w[o + S_BEST_ASK]
     if bb < w[E_BB_LO] or bb > w[E_BB_HI] or ba < w[E_BA_LO] or ba > w[E_BA_HI]:
         return 0
     mode = int(w[E_MODE])
     if mode == MODE_CLASSIC:
-        p = w[W_BST + S_LAST_PRICE]
-        if not w[E_P_LO] < p < w[E_P_HI] and stop_loss_qty(w, W_BST) != w[E_REF_SL]:
+        p = w[o + S_LAST_PRICE]
+        if not w[E_P_LO] < p < w[E_P_HI] and stop_loss_qty(w, o) != w[E_REF_SL]:
             return 0
-        if w[W_BST + S_TICK_EMA] == w[W_RST + S_TICK_EMA] or w[W_BST + S_LONG_SIZE] != 0.0 \
-                or w[W_BST + S_SHORT_SIZE] != 0.0:
+        if w[o + S_TICK_EMA] == w[W_RST + S_TICK_EMA] or w[o + S_LONG_SIZE] != 0.0 or w[o + S_SHORT_SIZE] != 0.0:
             return 1
+        return 2
+    if mode == MODE_CLOCK:
+        if due_flags(w, o) != int(w[E_REF_DUE]):
+            return 0
+    elif w[o + S_NOW_MS] >= w[E_T_FLIP]:
+        return 0
+    for j in range(6):
+        if w[o + S_LONG_EMA0 + j] != w[W_RST + S_LONG_EMA0 + j]:
+            return 2 if _stale_ok(w, o) else 0
+    return 1
+
+
+@jit
+def stale_bounds(w) -> None:
+    """For a book decision whose outcome is 2: the nearest prices its EMA-priced bids / asks can reach
+    (`E_UB_EMA` / `E_LB_EMA`) and the book bounds `E_UB` / `E_LB` with the fixed rows."""
+    bb, ba = w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK]
+    if int(w[E_MODE]) == MODE_CLASSIC:
         bid = w[W_BST + S_TICK_EMA] * w[E_M_ENTRY]
         ask = w[W_BST + S_TICK_EMA] * w[E_M_ENTRY + 1]
     else:
-        if mode == MODE_CLOCK:
-            if due_flags(w, W_BST) != int(w[E_REF_DUE]):
-                return 0
-        elif w[W_BST + S_NOW_MS] >= w[E_T_FLIP]:
-            return 0
-        changed = False
-        for j in range(6):
-            changed = changed or w[W_BST + S_LONG_EMA0 + j] != w[W_RST + S_LONG_EMA0 + j]
-        if not changed:
-            return 1
-        if not _stale_ok(w):
-            return 0
         lower_long, upper_long = band(w, W_BST, 0)
         lower_short, upper_short = band(w, W_BST, 1)
         bid = max(lower_long * w[E_M_ENTRY], lower_short * w[E_M_CLOSE + 1], w[E_FLIP_BID])
@@ -431,4 +445,3 @@ def check_landing(w) -> int:
     w[E_LB_EMA] = max(ba, ask - ps)
     w[E_UB] = max(w[E_HB_FIXED], w[E_UB_EMA])  # fixed bids sit under the best bid (thresholds)
     w[E_LB] = min(w[E_LA_FIXED], w[E_LB_EMA])
-    return 2

@@ -29,7 +29,7 @@ from passivx.calc.layout import (
 )
 from passivx.backtest.accounting import apply_fill, equity, refresh_risk
 from passivx.backtest.book import best_row, drop_filled, extremes, load_rows, market_row
-from passivx.backtest.bounds import check_landing, fixed_rows, next_timer, reference
+from passivx.backtest.bounds import fixed_rows, landing_outcome, next_timer, reference, stale_bounds
 from passivx.backtest.layout import (
     BK_ALIVE, BK_MARKET, E_ALPHA, E_BAND_ALPHA, E_CLOSEST_LIQ, E_DEC_T, E_EQ_DIR, E_ERROR, E_FEES, E_FILL_SEQ,
     E_FIRST_T, E_FIXED_OK, E_FUNDING, E_FUND_I, E_HB, E_HB_FIXED, E_LA, E_LAST_DEC, E_LAST_FILL_T, E_LAST_T, E_LAT,
@@ -374,15 +374,17 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
                         w[E_ERROR] = 1.0
                         continue
                     w[W_ST + S_NOW_MS] = when
-                    r = (int(w[E_RING_HEAD]) + k) % RING_CAP
-                    for j in range(ST_SIZE):
-                        ring[r, j] = w[W_ST + j]
-                    ring[r, R_T] = when
-                    ring[r, R_VERSION] = w[E_VERSION]
-                    ring[r, R_SEQ] = w[E_FILL_SEQ]
-                    w[E_RING_N] = k + 1
-                    if k == 0:
-                        w[E_T_LAND] = when + w[E_LAT]
+                    # nothing pending and the exact book holds this state's orders: nothing to send
+                    if not (k == 0 and w[E_STALE] == 0.0 and landing_outcome(w, W_ST, w[E_VERSION]) == 1):
+                        r = (int(w[E_RING_HEAD]) + k) % RING_CAP
+                        for j in range(ST_SIZE):
+                            ring[r, j] = w[W_ST + j]
+                        ring[r, R_T] = when
+                        ring[r, R_VERSION] = w[E_VERSION]
+                        ring[r, R_SEQ] = w[E_FILL_SEQ]
+                        w[E_RING_N] = k + 1
+                        if k == 0:
+                            w[E_T_LAND] = when + w[E_LAT]
                     w[E_N_DECISIONS] += 1.0
                     w[E_LAST_DEC] = when
                     w[E_DEC_T] = math.inf
@@ -401,13 +403,15 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
                     w[E_RING_N] = k
                     w[E_T_LAND] = ring[after, R_T] + w[E_LAT] if k > 0 else math.inf
                     if rests:  # its orders become the book: computed only when the rows in it do not hold
-                        outcome = check_landing(w)
+                        outcome = landing_outcome(w, W_BST, w[W_BST + R_VERSION])
                         if outcome == 0:
                             _recompute(w, out, bk, rf)
                         else:
                             w[E_STALE] = outcome - 1.0
                             if outcome == 1:
                                 w[E_UB], w[E_LB] = w[E_HB], w[E_LA]
+                            else:
+                                stale_bounds(w)
                 else:
                     _sample(when, w, smp)
             if w[E_ERROR] != 0.0:
@@ -446,6 +450,9 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
                 _feed(w, close)
             elif x < w[E_XMIN]:
                 w[E_XMIN] = x
+        if candles and w[E_T_MINUTE] == t + 1.0:  # the candle closes the minute: one decision for both
+            _minute(t + 1.0, w)
+            w[E_T_EVT] = min(w[E_T_EVT], w[E_DEC_T])
         if w[E_DEC_T] == math.inf:
             when = max(t, w[E_LAST_DEC] + pace)
             w[E_DEC_T] = when
