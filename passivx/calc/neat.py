@@ -24,8 +24,8 @@ from passivx.calc.contracts import cost_to_qty, min_entry_qty, new_position, qty
 from passivx.calc.crop import crop_qty, side_position
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    K_ENTRY, M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY,
-    P_EPRICE_EXP_BASE, P_EQTY_EXP_BASE, P_GRID_SPAN, P_MAX_N_ENTRY_ORDERS, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
+    K_ENTRY, M_C_MULT, M_INVERSE, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE,
+    P_EQTY_EXP_BASE, P_GRID_SPAN, P_INITIAL_QTY_PCT, P_MAX_N_ENTRY_ORDERS, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
 )
 from passivx.calc.orders import put
 from passivx.calc.recursive import initial_entry, initial_qty
@@ -38,9 +38,9 @@ _FLAT = 0.9  # |Q| < 0.9*min_entry_qty(p0) is treated as flat
 
 
 # rows of the per-call workspace: basespace fractions of prices and qtys, unit qty weights `t`, the grid
-# being tried (prices, qtys, min entry qtys), the best grid found, and the qtys and positions (size, price)
-# after each node of the last `_final_we` walk, reused while the qtys agree (qtys NaN after new prices)
-_FP, _FQ, _T, _P, _Q, _MQ, _BP, _BQ, _WQ, _WS, _WP, _ROWS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+# being tried (prices, qtys, an upper bound of each node's min entry qty), the best grid found, and the
+# qtys of the largest q_last found to fit so far
+_FP, _FQ, _T, _P, _Q, _MQ, _BP, _BQ, _QF, _ROWS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 
 @jit
@@ -95,28 +95,40 @@ def _fill_qtys(q0: float, q_last: float, exp_base: float, ws, mkt) -> None:
     """Grid qtys (basespace from q0 to q_last, rounded, at least the min entry qtys) into `ws[_Q]`."""
     n = ws.shape[1]
     for i in range(n):
-        ws[_Q, i] = max(ws[_MQ, i], round_(_spaced(q0, q_last, exp_base, ws[_FQ], i, n), mkt[M_QTY_STEP]))
+        q = round_(_spaced(q0, q_last, exp_base, ws[_FQ], i, n), mkt[M_QTY_STEP])
+        ws[_Q, i] = q if q >= ws[_MQ, i] else max(min_entry_qty(ws[_P, i], mkt), q)
 
 
 @jit
-def _final_we(q0: float, q_last: float, exp_base: float, ws, side: int, balance: float, mkt) -> float:
-    _fill_qtys(q0, q_last, exp_base, ws, mkt)
-    size, price = 0.0, 0.0
-    same = True
+def _we(ws, balance: float, mkt) -> float:
+    """WE after every node of the grid `ws[_P]`, `ws[_Q]` fills: the position's cost is the sum of its fills'."""
+    cost = 0.0
     for i in range(ws.shape[1]):
-        q = ws[_Q, i]
-        same = same and q == ws[_WQ, i]
-        if same:
-            size, price = ws[_WS, i], ws[_WP, i]
-        else:
-            size, price = new_position(size, price, side * q, ws[_P, i], mkt)
-            ws[_WQ, i], ws[_WS, i], ws[_WP, i] = q, size, price
-    return wallet_exposure(size, price, balance, mkt)
+        cost += qty_to_cost(ws[_Q, i], ws[_P, i], mkt)
+    return cost / balance
 
 
 @jit
-def _solve_q_last(q0: float, exp_base: float, ws, side: int, balance: float, wel: float, mkt) -> float:
-    """Largest `q_last` (whole qty steps, >= q0) whose grid ends at WE <= WEL; q0 when none does.
+def _final_we(q0: float, q_last: float, exp_base: float, ws, balance: float, mkt) -> float:
+    """WE after every node of the grid with `q_last` fills."""
+    _fill_qtys(q0, q_last, exp_base, ws, mkt)
+    return _we(ws, balance, mkt)
+
+
+@jit
+def _fits(q0: float, q_last: float, exp_base: float, ws, balance: float, wel: float, mkt) -> bool:
+    """Whether the grid with `q_last` ends at WE <= WEL; if so its qtys are kept in `ws[_QF]` (the
+    searches below try larger fitting values later, so the last kept one is their answer)."""
+    if _final_we(q0, q_last, exp_base, ws, balance, mkt) > wel:
+        return False
+    ws[_QF, :] = ws[_Q]
+    return True
+
+
+@jit
+def _solve_q_last(q0: float, exp_base: float, ws, balance: float, wel: float, mkt):
+    """(q_last, kept): the largest `q_last` (whole qty steps, >= q0) whose grid ends at WE <= WEL, or q0
+    when none does; `kept` tells whether `ws[_QF]` holds its qtys.
 
     Costs are linear in `q_last` before rounding, so the search starts at that solution, widens in doubling
     steps until it brackets the answer, then bisects."""
@@ -124,8 +136,8 @@ def _solve_q_last(q0: float, exp_base: float, ws, side: int, balance: float, wel
     n = ws.shape[1]
     prices = ws[_P]
     lo = iround(q0 / step)
-    if n == 1 or _final_we(q0, lo * step, exp_base, ws, side, balance, mkt) > wel:
-        return lo * step
+    if n == 1:
+        return lo * step, False
     fixed, slope = 0.0, 0.0
     for i in range(n):
         c = qty_to_cost(1.0, prices[i], mkt)
@@ -134,10 +146,17 @@ def _solve_q_last(q0: float, exp_base: float, ws, side: int, balance: float, wel
     hi = lo + 1 + int(math.ceil(cost_to_qty(balance * wel, prices[-1], mkt) / step))  # last node alone > WEL
     g = int(min(float(hi), max(float(lo), math.floor((balance * wel - fixed) / slope / step))))
     d = 1
-    if _final_we(q0, g * step, exp_base, ws, side, balance, mkt) <= wel:
+    if g == lo and not _fits(q0, lo * step, exp_base, ws, balance, wel, mkt):
+        return lo * step, False  # even q_last = q0 is too much
+    if g == lo or _fits(q0, g * step, exp_base, ws, balance, wel, mkt):
         lo = g
+        # one more step raises the last node's qty by a step (the others do not shrink): when that alone
+        # passes WEL (with a margin for rounding noise), g is the answer without trying g + 1
+        if g * step >= ws[_MQ, n - 1] and \
+                _we(ws, balance, mkt) + 0.999 * qty_to_cost(step, prices[-1], mkt) / balance > wel:
+            return g * step, True
         while lo + d < hi:
-            if _final_we(q0, (lo + d) * step, exp_base, ws, side, balance, mkt) > wel:
+            if not _fits(q0, (lo + d) * step, exp_base, ws, balance, wel, mkt):
                 hi = lo + d
                 break
             lo += d
@@ -145,18 +164,30 @@ def _solve_q_last(q0: float, exp_base: float, ws, side: int, balance: float, wel
     else:
         hi = g
         while hi - d > lo:
-            if _final_we(q0, (hi - d) * step, exp_base, ws, side, balance, mkt) <= wel:
+            if _fits(q0, (hi - d) * step, exp_base, ws, balance, wel, mkt):
                 lo = hi - d
                 break
             hi -= d
             d *= 2
+        else:  # everything above q0 is too much: is q0?
+            if not _fits(q0, lo * step, exp_base, ws, balance, wel, mkt):
+                return lo * step, False
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _final_we(q0, mid * step, exp_base, ws, side, balance, mkt) <= wel:
+        if _fits(q0, mid * step, exp_base, ws, balance, wel, mkt):
             lo = mid
         else:
             hi = mid
-    return lo * step
+    return lo * step, True
+
+
+@jit
+def _min_entry_qty_bound(price: float, mkt) -> float:
+    """A number >= `min_entry_qty(price)` without its rounding: a rounded qty at least this large needs no
+    comparison with it (a rounded-up value exceeds its argument by less than a step)."""
+    if mkt[M_INVERSE] != 0.0:
+        return mkt[M_MIN_QTY]
+    return max(mkt[M_MIN_QTY], mkt[M_MIN_COST] / (price * mkt[M_C_MULT]) + mkt[M_QTY_STEP]) * (1.0 + 1e-9) + 1e-9
 
 
 @jit
@@ -169,31 +200,32 @@ def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> 
         p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, n)
         p = max(step, round_dn(p, step)) if side > 0 else round_up(p, step)
         ws[_P, i] = p
-        ws[_MQ, i] = min_entry_qty(p, mkt)
-        ws[_WQ, i] = math.nan
+        ws[_MQ, i] = _min_entry_qty_bound(p, mkt)
     q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
-    q_last = _solve_q_last(q0, exp_base, ws, side, balance, cfg[base + P_WEL], mkt)
-    _fill_qtys(q0, q_last, exp_base, ws, mkt)
+    q_last, kept = _solve_q_last(q0, exp_base, ws, balance, cfg[base + P_WEL], mkt)
+    if kept:
+        ws[_Q, :] = ws[_QF]
+    else:
+        _fill_qtys(q0, q_last, exp_base, ws, mkt)
 
 
 @jit
-def _price_at_size(ws, side: int, target: float, mkt) -> float:
+def _price_at_size(ws, target: float, mkt) -> float:
     """Position price after filling the grid `ws[_P]`, `ws[_Q]` up to cumulative size `target` (past its
-    end: at the last price); positions of the last `_final_we` walk are reused while its qtys agree."""
+    end: at the last price), from the summed size and cost of the fills."""
     n = ws.shape[1]
-    size, price = 0.0, 0.0
-    same = True
+    size, cost = 0.0, 0.0
     for i in range(n):
         q = ws[_Q, i]
-        if abs(size) + q >= target or i == n - 1:
-            return new_position(size, price, side * (target - abs(size)), ws[_P, i], mkt)[1]
-        same = same and q == ws[_WQ, i]
-        if same:
-            size, price = ws[_WS, i], ws[_WP, i]
-        else:
-            size, price = new_position(size, price, side * q, ws[_P, i], mkt)
-    return price
+        if size + q >= target or i == n - 1:
+            cost += qty_to_cost(target - size, ws[_P, i], mkt)
+            break
+        size += q
+        cost += qty_to_cost(q, ws[_P, i], mkt)
+    if mkt[M_INVERSE] != 0.0:
+        return target * mkt[M_C_MULT] / cost
+    return cost / (target * mkt[M_C_MULT])
 
 
 @jit
@@ -202,7 +234,7 @@ def _fit(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: 
     """The grid anchored at `anchor` into `ws[_P]`, `ws[_Q]`; returns its error: its position price at
     size `target` minus `pprice`."""
     _grid(cfg, base, mkt, side, balance, anchor, ws)
-    return _price_at_size(ws, side, target, mkt) - pprice
+    return _price_at_size(ws, target, mkt) - pprice
 
 
 @jit
@@ -213,43 +245,92 @@ def _keep(ws) -> None:
 
 
 @jit
+def _anchor_guess(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: float, ws) -> float:
+    """The anchor that would fit exactly if prices and qtys were neither rounded nor raised to the minimum
+    qty (NaN if none): then each qty is a constant `k_i` over the anchor `a` (inverse: times it), costs do
+    not depend on `a`, and on each node the position price at `target` is a simple function of `a`."""
+    n = ws.shape[1]
+    end = 1.0 - side * cfg[base + P_GRID_SPAN]
+    exp_base = cfg[base + P_EPRICE_EXP_BASE]
+    inverse = mkt[M_INVERSE] != 0.0
+    q0 = balance * cfg[base + P_WEL] * cfg[base + P_INITIAL_QTY_PCT] / mkt[M_C_MULT]  # k_0 (node 0 at a)
+    fixed, slope = 0.0, 0.0  # WEL*balance/c_mult = q0*fixed + k_last*slope
+    for i in range(n):
+        s = _spaced(1.0, end, exp_base, ws[_FP], i, n)
+        if not s > 0.0:
+            return math.nan
+        w = 1.0 / s if inverse else s
+        fixed += w * (1.0 - ws[_T, i])
+        slope += w * ws[_T, i]
+    if not slope > 0.0:
+        return math.nan
+    k_last = (balance * cfg[base + P_WEL] / mkt[M_C_MULT] - q0 * fixed) / slope
+    cum_k, cum_w = 0.0, 0.0  # sums of k_i and of k_i*s_i (inverse: k_i/s_i) over the filled nodes
+    for j in range(n):
+        s = _spaced(1.0, end, exp_base, ws[_FP], j, n)
+        k = q0 + (k_last - q0) * ws[_T, j]
+        if inverse:  # T/P = cum_w + (T - a*cum_k)/(a*s)
+            d = s * (target / pprice - cum_w) + cum_k
+            a = target / d if d > 0.0 else math.nan
+            reached = target <= a * (cum_k + k)
+        else:  # P*T = cum_w + (T*a - cum_k)*s
+            a = (pprice * target - cum_w + cum_k * s) / (target * s)
+            reached = target * a <= cum_k + k
+        if reached or j == n - 1:
+            return a
+        cum_k += k
+        cum_w += k / s if inverse else k * s
+    return math.nan
+
+
+@jit
 def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float, ws) -> None:
     """The grid re-anchored so that its position at cumulative size |size| has price `pprice`, into
     `ws[_BP]` (prices) and `ws[_BQ]` (qtys).
 
-    The error grows with the anchor; at anchor P it is <= 0 for long (every node at or under P) and >= 0
-    for short. The other end of the bracket starts at P/(1 -/+ grid_span) and moves out until the sign
-    changes; then false position (Illinois variant) until the error is within half a price step. The grid
-    with the smallest error is kept."""
+    The error grows with the anchor. The search starts at the unrounded model's anchor (`_anchor_guess`;
+    P if it has none); position prices scale about like the anchor, so it steps to `a*P/(P + error)`,
+    twice as far each time the error hardly shrinks, until the sign changes; then secant steps inside the
+    bracket (false position, Illinois variant, when they leave it) until the error is within half a price
+    step or the bracket is that narrow. The grid with the smallest error is kept."""
     tol = 0.5 * mkt[M_PRICE_STEP]
     target = abs(size)
-    a = pprice
+    a = _anchor_guess(cfg, base, mkt, side, balance, target, pprice, ws)
+    if not 0.0 < a < math.inf:
+        a = pprice
     fa = _fit(cfg, base, mkt, side, balance, target, pprice, a, ws)
     _keep(ws)
     best_e = abs(fa)
-    span = cfg[base + P_GRID_SPAN]
-    b = pprice / (1.0 - min(span, 0.9)) if side > 0 else pprice / (1.0 + span)
-    fb = fa
+    b, fb = a, fa
+    grow = 1.0
     for _ in range(_FIT_ITERS):
         if best_e <= tol or fa * fb < 0.0:
             break
+        scaled = a * pprice / (pprice + fa) if pprice + fa > 0.0 else 2.0 * a
+        step = max(abs(scaled - a), tol) * grow
+        b = a - step if fa > 0.0 else a + step
         fb = _fit(cfg, base, mkt, side, balance, target, pprice, b, ws)
         if abs(fb) < best_e:
             _keep(ws)
             best_e = abs(fb)
-        if fa * fb >= 0.0:
+        if fa * fb >= 0.0:  # not yet past the root
+            if abs(fb) > 0.5 * abs(fa):
+                grow *= 2.0
             a, fa = b, fb
-            b = b * 2.0 if side > 0 else b * 0.5
+    x, fx = a, fa  # the point tried before b
     for _ in range(_FIT_ITERS):
-        if best_e <= tol or not fa * fb < 0.0 or abs(b - a) <= 0.01 * tol:
+        if best_e <= tol or not fa * fb < 0.0 or abs(b - a) <= tol:
             break
-        c = b - fb * (b - a) / (fb - fa)
+        c = b - fb * (b - x) / (fb - fx) if fb != fx else a
         if not min(a, b) < c < max(a, b):
-            c = 0.5 * (a + b)
+            c = b - fb * (b - a) / (fb - fa)
+            if not min(a, b) < c < max(a, b):
+                c = 0.5 * (a + b)
         fc = _fit(cfg, base, mkt, side, balance, target, pprice, c, ws)
         if abs(fc) < best_e:
             _keep(ws)
             best_e = abs(fc)
+        x, fx = b, fb
         if fc * fb < 0.0:
             a, fa = b, fb
         else:
