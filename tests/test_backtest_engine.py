@@ -210,6 +210,17 @@ def test_candles_fill_through_low_and_high_only():
     assert [(f["timestamp"], f["price"]) for f in fills(ctx)] == [(3 * m - 1, 100.0), (5 * m - 1, 101.0)]
 
 
+def test_a_candle_and_the_minute_it_closes_share_one_decision():
+    m = 60_000
+    ctx = replay_candles(recursive_long(), LINEAR, [
+        (0, 100.0, 100.0, 100.0, 100.0),
+        (m, 100.0, 110.0, 100.0, 110.0),      # the band EMA (one minute) takes this close: the bid goes to 110
+        (2 * m, 110.0, 110.0, 109.0, 110.0),  # through it: filled at 110
+    ])
+    assert [(f["timestamp"], f["price"]) for f in fills(ctx)] == [(3 * m - 1, 110.0)]
+    assert ctx.w[B.E_N_DECISIONS] == 2  # one per candle with its minute's EMA update (the last comes after the data)
+
+
 # ---- conservation, funding --------------------------------------------------------------------------
 def test_balance_is_start_plus_realised_pnl_minus_fees_plus_funding():
     rng = np.random.default_rng(7)
