@@ -35,14 +35,13 @@ from passivx.calc.unstuck import au_delay_ms as timed_au_delay_ms
 from passivx.calc.jit import jit, jit_inline
 from passivx.calc.layout import (
     C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_FUNDING_COLLECT, C_LONG, C_MIN_MARKUP, C_SHORT, C_SL_LIQ_DIFF,
-    C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP,
-    O_KIND, O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD,
-    P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE, P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY,
-    P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT, P_RENTRY_PPRICE_DIST, P_WEL, S_BALANCE, S_BEST_ASK,
-    S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0, S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE,
-    S_SHORT_SIZE, S_TICK_EMA,
+    C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP, O_KIND,
+    O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD, P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE,
+    P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY, P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT,
+    P_MIN_MARKUP, P_RENTRY_PPRICE_DIST, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0,
+    S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
-from passivx.calc.takeprofit import tp_prices
+from passivx.calc.takeprofit import round_close, tp_prices
 from passivx.calc.rounding import round_
 from passivx.calc.unstuck import legacy_unstuck
 from passivx.backtest.layout import (
@@ -168,6 +167,10 @@ def _filtered_take_profit(w, bk, n: int, k: int, pos_price: float) -> float:
     book = w[W_BST + S_BEST_ASK] if k == 0 else w[W_BST + S_BEST_BID]
     none = -math.inf if k == 0 else math.inf
     if int(w[E_MODE]) != MODE_CLASSIC:
+        # the points run outward from P*(1 +- min_markup): when its rounded price is kept, all are
+        first = pos_price * (1.0 + side * w[_base(k) + P_MIN_MARKUP])
+        if side * round_close(first, side, w[W_MKT + M_PRICE_STEP]) >= side * book:
+            return none
         prices, count, _ = tp_prices(cfg_of(w), _base(k) - W_CFG, mkt_of(w), side, pos_price,
                                      w[W_BST + S_BALANCE], math.inf, -math.inf)
         edge = none

@@ -34,6 +34,15 @@ def min_entry_qty(price: float, mkt) -> float:
 
 
 @jit
+def min_entry_qty_bound(price: float, mkt) -> float:
+    """A number >= `min_entry_qty(price)`, without its rounding (a rounded-up value exceeds its argument by
+    less than a step): a qty at least this large needs no comparison with the exact minimum."""
+    if mkt[M_INVERSE] != 0.0:
+        return mkt[M_MIN_QTY]
+    return max(mkt[M_MIN_QTY], mkt[M_MIN_COST] / (price * mkt[M_C_MULT]) + mkt[M_QTY_STEP]) * (1.0 + 1e-9) + 1e-9
+
+
+@jit
 def new_position(size: float, price: float, qty: float, fill_price: float, mkt):
     """Position (size, price) after adding signed `qty` at `fill_price`.
 

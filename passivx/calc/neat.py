@@ -20,11 +20,13 @@ import math
 
 import numpy as np
 
-from passivx.calc.contracts import cost_to_qty, min_entry_qty, new_position, qty_to_cost, wallet_exposure
+from passivx.calc.contracts import (
+    cost_to_qty, min_entry_qty, min_entry_qty_bound, new_position, qty_to_cost, wallet_exposure,
+)
 from passivx.calc.crop import crop_qty, side_position
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    K_ENTRY, M_C_MULT, M_INVERSE, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE,
+    K_ENTRY, M_C_MULT, M_INVERSE, M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE,
     P_EQTY_EXP_BASE, P_GRID_SPAN, P_INITIAL_QTY_PCT, P_MAX_N_ENTRY_ORDERS, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
 )
 from passivx.calc.orders import put
@@ -182,15 +184,6 @@ def _solve_q_last(q0: float, exp_base: float, ws, balance: float, wel: float, mk
 
 
 @jit
-def _min_entry_qty_bound(price: float, mkt) -> float:
-    """A number >= `min_entry_qty(price)` without its rounding: a rounded qty at least this large needs no
-    comparison with it (a rounded-up value exceeds its argument by less than a step)."""
-    if mkt[M_INVERSE] != 0.0:
-        return mkt[M_MIN_QTY]
-    return max(mkt[M_MIN_QTY], mkt[M_MIN_COST] / (price * mkt[M_C_MULT]) + mkt[M_QTY_STEP]) * (1.0 + 1e-9) + 1e-9
-
-
-@jit
 def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> None:
     """The neat grid anchored at `anchor` into `ws[_P]` (prices) and `ws[_Q]` (qtys)."""
     n = ws.shape[1]
@@ -200,7 +193,7 @@ def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> 
         p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, n)
         p = max(step, round_dn(p, step)) if side > 0 else round_up(p, step)
         ws[_P, i] = p
-        ws[_MQ, i] = _min_entry_qty_bound(p, mkt)
+        ws[_MQ, i] = min_entry_qty_bound(p, mkt)
     q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
     q_last, kept = _solve_q_last(q0, exp_base, ws, balance, cfg[base + P_WEL], mkt)

@@ -1,8 +1,9 @@
 """Step rounding with a float-noise guard (STRATEGY.md §1).
 
 `x/s` is first snapped to 10 decimals (from a million steps up, to a whole number a few ulps away:
-`steps`) so 0.30000000000000004 does not move a value a step; results are snapped too. Ties go to even (like NumPy and Python `round`). Only IEEE operations that NumPy and numba
-perform identically are used, so JIT on and off agree to the bit.
+`steps`) so 0.30000000000000004 does not move a value a step; results are snapped too. Ties go to even
+(like NumPy and Python `round`). Only IEEE operations that NumPy and numba perform identically are used,
+so JIT on and off agree to the bit.
 """
 import math
 

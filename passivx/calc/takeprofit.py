@@ -1,7 +1,7 @@
 """The take-profit grid of the modes (STRATEGY.md §3 "Take-profit grid"): frontwards and backwards_tp."""
 import numpy as np
 
-from passivx.calc.contracts import cost_to_qty, min_entry_qty, new_position, wallet_exposure
+from passivx.calc.contracts import cost_to_qty, min_entry_qty, min_entry_qty_bound, new_position, wallet_exposure
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
     K_CLOSE, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, P_BACKWARDS_TP, P_MARKUP_RANGE, P_MIN_MARKUP,
@@ -124,10 +124,13 @@ def _frontwards(mkt, prices, k: int, q: float, qtys) -> None:
     rem = q
     last = -1
     for i in range(k - 1):
-        mq = min_entry_qty(prices[i], mkt)
-        if rem < mq:
-            break
-        c = min(rem, max(mq, d))
+        if min(rem, d) >= min_entry_qty_bound(prices[i], mkt):  # both at least the minimum: no need for it
+            c = min(rem, d)
+        else:
+            mq = min_entry_qty(prices[i], mkt)
+            if rem < mq:
+                break
+            c = min(rem, max(mq, d))
         qtys[i] = c
         rem = round_(rem - c, step)
         last = i
