@@ -12,8 +12,9 @@ What the simulated bot sees and does
   says so.
 - Pace: the bot recomputes its orders after every trade, but at most once per `PACE_MS` (1 s of exchange
   time) after its previous recomputation, and at once after a fill; timers coming due (clock, timed
-  auto-unstuck), minute boundaries and funding also trigger it, at that moment if the pace allows. The
-  live engine is meant to keep the same pace.
+  auto-unstuck), minute boundaries and funding also trigger it, at that moment if the pace allows. On
+  candles a candle closes its minute, so the recomputation after it already has that minute's band EMA
+  update (one per candle). The live engine is meant to keep the same pace.
 - Latency: a recomputation's orders reach the exchange `latency_simulation_ms` later. Until then the
   orders of earlier recomputations rest (an order kept unchanged rests throughout); a fill the bot did not
   know of when it decided removes that order from what it decided.
@@ -32,6 +33,7 @@ Fills
   `liquidated`, and the replay stops (the rest of the period counts as flat).
 
 The engine calls `ideal_orders` only when its answer can differ from the resting orders
-(`bounds`); `exhaustive=True` recomputes at every decision instead, and the tests check both give the
-same fills on real data.
+(`bounds`), and queues no recomputation whose orders the book provably holds already;
+`exhaustive=True` recomputes at every decision instead, and the tests check both give the same fills on
+real data.
 """

@@ -4,13 +4,15 @@ fill, latency and pace rules of `passivx.backtest` (package doc).
 Per trade the loop does a few comparisons: pending events, the nearest resting bid / ask, the
 liquidation price, the best bid / ask, the EMA, the equity high / low. Everything else is an event:
 - a *decision* (the bot recomputing its orders) is scheduled by every trade, at most once per
-  `PACE_MS` after the previous one, and at once after a fill; it stores a copy of the state;
+  `PACE_MS` after the previous one, and at once after a fill; it stores a copy of the state, unless
+  nothing is pending and the exact book already holds its orders (`bounds.landing_outcome`);
 - its *landing*, `latency_simulation_ms` later, makes that state's orders the resting ones. The rows are
   computed (`ideal_orders`) only if something they depend on changed since the rows in the book were
   computed (`passivx.backtest.bounds`); while only EMA values changed the book is *stale* and the loop
   tests trades against bounds of how far the orders can reach, computing the rows when a trade gets
   there;
-- minute boundaries (band EMAs, modes), funding settlements, clock / auto-unstuck timers, curve samples.
+- minute boundaries (band EMAs, modes; on candles taken with the candle that closes the minute),
+  funding settlements, clock / auto-unstuck timers, curve samples.
 All state lives in arrays (`passivx.backtest.layout`), so `replay` can stop at any trade and go on with
 the next day's arrays; it returns the index to resume at (it stops early to let the caller empty the
 fills buffer, after a liquidation, or on a decision-ring overflow).

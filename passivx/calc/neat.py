@@ -9,8 +9,8 @@ after the last node at or under WEL (an integer search: deterministic, identical
 Re-anchoring with a position (Q, P): the anchor `a` is chosen so that the grid's hypothetical position at
 cumulative size |Q| (filling the grid node by node, the last one partly, the last node's price continued past
 the end of the grid) has position price P. Sizes scale like `1/a` (linear) or `a` (inverse) while costs do
-not, so that price grows with `a`; a bracketing search finds it to half a price step (coarse qty steps make it
-jump, then the nearest grid is used). So a position built by the grid gets the same grid back, and any other
+not, so that price grows with `a`; a search starting at the unrounded model's answer finds it to half a price
+step (coarse qty steps make the price jump; then the nearest grid tried is used). So a position built by the grid gets the same grid back, and any other
 position gets the grid it would have had. Nodes whose cumulative size is within 1 % of |Q| count as filled;
 the first unfilled node takes the remainder (at least `min_entry_qty`), the nodes after it keep their planned
 qtys. Entry prices never rise above `P - price_step/2` (long; short: never under `P + price_step/2`) nor cross
