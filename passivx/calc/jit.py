@@ -5,10 +5,14 @@ numba's cache does not notice when a jitted function's callees in *other* files 
 could run stale machine code after an upgrade or an edit. The cache therefore lives in a folder named
 after a hash of every source file that holds jitted code (and the numba/Python versions): any change
 to them starts a fresh cache. `PASSIVX_NUMBA_CACHE` moves it (default `~/.cache/passivx/numba`).
+Each import marks the current folder as used; folders of other sources unused for `STALE_DAYS` are removed.
 """
 import hashlib
 import os
+import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numba
@@ -33,7 +37,29 @@ def cache_dir() -> Path:
     return Path(root) / _source_hash()
 
 
+STALE_DAYS = 30
+_HASH_NAME = re.compile(r"[0-9a-f]{16}")
+
+
+def prune_stale(current: Path, days: float = STALE_DAYS) -> list[Path]:
+    """Mark `current` as used now and remove its sibling cache folders (named like a source hash) unused
+    for `days`: other versions of the sources, left behind by upgrades and edits. Returns those removed."""
+    removed = []
+    try:
+        current.mkdir(parents=True, exist_ok=True)
+        os.utime(current)
+        cutoff = time.time() - days * 86_400
+        for folder in current.parent.iterdir():
+            if folder != current and _HASH_NAME.fullmatch(folder.name) and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    except OSError:
+        pass  # a read-only or shared cache root: numba falls back on its own, pruning can wait
+    return removed
+
+
 numba.config.CACHE_DIR = str(cache_dir())
+prune_stale(Path(numba.config.CACHE_DIR))
 
 
 def jit(fn):
