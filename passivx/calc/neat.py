@@ -216,6 +216,8 @@ def _price_at_size(ws, target: float, mkt) -> float:
             break
         size += q
         cost += qty_to_cost(q, ws[_P, i], mkt)
+    if not cost > 0.0:  # no qty at all (a degenerate market): no price
+        return 0.0
     if mkt[M_INVERSE] != 0.0:
         return target * mkt[M_C_MULT] / cost
     return cost / (target * mkt[M_C_MULT])
@@ -301,7 +303,7 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
             break
         scaled = a * pprice / (pprice + fa) if pprice + fa > 0.0 else 2.0 * a
         step = max(abs(scaled - a), tol) * grow
-        b = a - step if fa > 0.0 else a + step
+        b = max(a - step, 0.5 * a) if fa > 0.0 else a + step  # anchors stay positive
         fb = _fit(cfg, base, mkt, side, balance, target, pprice, b, ws)
         if abs(fb) < best_e:
             _keep(ws)
