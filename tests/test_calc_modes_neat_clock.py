@@ -229,6 +229,19 @@ def test_neat_partly_filled_node_gets_the_remainder():
     assert rows[-1, L.O_WE_AFTER] == pytest.approx(1.0, rel=0.01)
 
 
+@pytest.mark.parametrize("mkt", [LINEAR, INVERSE], ids=["linear", "inverse"])
+@pytest.mark.parametrize("side", [1, -1])
+def test_neat_position_priced_under_a_price_step_gets_a_grid_of_real_prices(mkt, side):
+    # a position price far below the book and under one price step: the re-anchoring search walks the
+    # anchor toward zero; grid prices stay at least a step (no zero price, no division by zero)
+    step = mkt[L.M_PRICE_STEP]
+    st = make_st(balance=1.0 if mkt is INVERSE else 1000.0, long=(3.0, 0.2) if side > 0 else (0.0, 0.0),
+                 short=(-3.0, 0.2) if side < 0 else (0.0, 0.0))
+    rows = neat(make_cfg(), st, side, mkt=mkt)
+    assert np.isfinite(rows).all()
+    assert (rows[:, L.O_PRICE] >= step).all() and (rows[:, L.O_QTY] > 0).all()
+
+
 def test_neat_nearly_filled_node_counts_as_filled():
     cfg = make_cfg()
     plan = neat(cfg, make_st(), 1)

@@ -145,6 +145,8 @@ def _solve_q_last(q0: float, exp_base: float, ws, balance: float, wel: float, mk
         c = qty_to_cost(1.0, prices[i], mkt)
         fixed += c * q0 * (1.0 - ws[_T, i])
         slope += c * ws[_T, i]
+    if not slope > 0.0:  # no cost at all (prices out of range): nothing to solve
+        return lo * step, False
     hi = lo + 1 + int(math.ceil(cost_to_qty(balance * wel, prices[-1], mkt) / step))  # last node alone > WEL
     g = int(min(float(hi), max(float(lo), math.floor((balance * wel - fixed) / slope / step))))
     d = 1
@@ -191,7 +193,7 @@ def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> 
     end = anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
     for i in range(n):
         p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, n)
-        p = max(step, round_dn(p, step)) if side > 0 else round_up(p, step)
+        p = max(step, round_dn(p, step) if side > 0 else round_up(p, step))
         ws[_P, i] = p
         ws[_MQ, i] = min_entry_qty_bound(p, mkt)
     q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
