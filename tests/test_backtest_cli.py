@@ -175,3 +175,22 @@ def test_an_interrupted_run_leaves_no_result_folder(tmp_path, sample_cache, monk
     monkeypatch.undo()
     assert report.write_results(result, existing, plots=False) == existing
     assert (existing / "stats.json").exists() and (existing / "fills.csv").exists()
+
+
+def test_summary_says_when_no_liquidation_price_came_within_reach():
+    from types import SimpleNamespace
+
+    from passivx.backtest.report import summary
+
+    stats = dict(config_name="c", mode="clock", exchange="x", symbol="S", data="trades", start_date="a",
+                 end_date="b", days=1.0, trades_processed=10, starting_balance=100.0, final_balance=101.0,
+                 final_equity=101.0, gain=0.01, adg=0.01, max_drawdown=0.0, closest_liquidation=1.0,
+                 liquidated=False, hours_stuck_max=1.0, n_fills=2, n_entries=1, n_closes=1, n_stop_losses=0,
+                 n_unstuck=0, fills_per_day=2.0, fees_paid=0.1, volume=10.0, funding=0.0, funding_source="none",
+                 seconds=0.1, rows_per_second=100.0)
+    def line(s: dict) -> str:
+        text = summary(SimpleNamespace(stats=s, market=SimpleNamespace(inverse=False)))
+        return next(x for x in text.splitlines() if x.startswith("closest liquidation"))
+
+    assert line(stats).endswith("none within 100 % of the price")
+    assert line(dict(stats, closest_liquidation=0.25)).endswith("25.0000%")

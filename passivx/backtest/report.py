@@ -118,7 +118,8 @@ def summary(result: BacktestResult) -> str:
         ("balance", f"{s['starting_balance']:.8g} -> {s['final_balance']:.8g} {quote}"),
         ("equity", f"{s['final_equity']:.8g}  gain {s['gain']:+.4%}  adg {s['adg']:+.4%}"),
         ("max drawdown", f"{s['max_drawdown']:.4%}"),
-        ("closest liquidation", f"{s['closest_liquidation']:.4%}" + ("  LIQUIDATED" if s["liquidated"] else "")),
+        ("closest liquidation", (f"{s['closest_liquidation']:.4%}" if s["closest_liquidation"] < 1.0
+                                 else "none within 100 % of the price") + ("  LIQUIDATED" if s["liquidated"] else "")),
         ("hours stuck max", f"{s['hours_stuck_max']:.2f}"),
         ("fills", (f"{s['n_fills']:,} (entries {s['n_entries']:,}, closes {s['n_closes']:,}, stop losses "
                    f"{s['n_stop_losses']:,}, unstuck {s['n_unstuck']:,})  {s['fills_per_day']:.1f}/day")),
