@@ -342,3 +342,98 @@ def test_subprocess_exit_codes_and_stdout_is_json(tmp_path):
     usage = subprocess.run([sys.executable, "-m", "passivx", "calc", cfg, "--no-such-flag"], capture_output=True,
                            text=True, env=env, timeout=300, check=False)
     assert usage.returncode == 2 and "No such option" in usage.stderr
+
+
+# ---- "after" fields in the printed order; closes beyond the position (issue 8 item 7) -------------------
+CLOCK_SIDE = {**{k: v for k, v in SIDE.items() if not k.startswith(("initial", "auto_unstuck"))},
+              "delay_between_fills_minutes_entry": 10, "delay_between_fills_minutes_close": 10,
+              "delay_weight_entry": 0, "delay_weight_close": 0, "ema_dist_entry": 0.01, "ema_dist_close": 0.001,
+              "qty_pct_entry": 0.01, "qty_pct_close": 0.01, "we_multiplier_entry": 0, "we_multiplier_close": 0}
+
+
+def test_clock_after_fields_follow_the_printed_order(calc):
+    # long 1 @ 100, balance 1000, both timers due: clock close 0.1 @ 100.1 (1000*0.01/100.1 -> 0.1) is the
+    # nearest close, then the take-profit grid of the whole position, 5 x 0.2 from 100.5 to 101.5
+    out = calc(grid("clock", CLOCK_SIDE), "--price", 100, "--balance", 1000, "--long-size", 1, "--long-price", 100,
+               "--now-ms", 3_600_000, *LINEAR)
+    closes = pick(out, "long", side="sell")
+    assert qp(closes) == [(0.1, 100.1), (0.2, 100.5), (0.2, 100.75), (0.2, 101.0), (0.2, 101.25), (0.2, 101.5)]
+    assert closes[0]["kind"] == "close"
+    left = 1.0
+    for o in closes:  # each: this close and the ones printed before it filled, never below flat
+        left = max(0.0, round(left - o["qty"], 9))
+        assert o["pos_size_after"] == pytest.approx(left, abs=1e-12)
+        assert o["pos_price_after"] == (100.0 if left else 0.0)
+        assert o["wallet_exposure_after"] == pytest.approx(left * 100 / 1000, abs=1e-12)
+    assert [o["pos_size_after"] for o in closes][-2:] == [pytest.approx(0.1), 0.0]
+    assert set(out["notes"]) == {"long"}
+    note = out["notes"]["long"]
+    assert note.startswith("closes total 1.1 but the position is 1.0") and "clock close" in note
+    # entries chain on their own, from the current position: 1 @ 100 + 0.101 @ 99
+    (entry,) = pick(out, "long", "entry")
+    assert (entry["qty"], entry["price"]) == (0.101, 99.0)
+    assert entry["pos_size_after"] == pytest.approx(1.101, abs=1e-12)
+    assert entry["pos_price_after"] == pytest.approx((100 + 0.101 * 99) / 1.101, rel=1e-12)
+
+
+def test_closes_that_fit_the_position_have_no_note(calc):
+    cfg = grid("recursive_grid", {**RECURSIVE, "min_markup": 0.02, "markup_range": 0.03, "n_close_orders": 7})
+    out = calc(cfg, "--price", 100, "--balance", 1000, "--long-size", 0.7, "--long-price", 100, *LINEAR)
+    closes = pick(out, "long", "close")
+    assert [o["pos_size_after"] for o in closes] == pytest.approx([0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0], abs=1e-12)
+    assert out["notes"] == {}
+    clock = calc(grid("clock", CLOCK_SIDE), "--price", 100, "--balance", 1000, "--long-size", 1,
+                 "--long-price", 100, "--now-ms", 300_000, "--long-last-close-ms", 0, *LINEAR)
+    assert not [o for o in pick(clock, "long", "close") if o["price"] < 100.5]  # clock close not due: no note
+    assert clock["notes"] == {}
+
+
+def test_short_whole_grid_filled_matches_its_deepest_printed_entry(calc):
+    out = calc(grid("recursive_grid", {**RECURSIVE, "enabled": False}, enabled=True), "--price", 100,
+               "--balance", 1000, "--whole-grid", *LINEAR)
+    nodes = pick(out, "short", "entry")
+    assert len(nodes) > 3 and [o["price"] for o in nodes] == sorted(o["price"] for o in nodes)
+    size, cost = 0.0, 0.0
+    for o in nodes:
+        size, cost = size + o["qty"], cost + o["qty"] * o["price"]
+        assert o["pos_size_after"] == pytest.approx(size, abs=1e-9)
+        assert o["pos_price_after"] == pytest.approx(cost / size, rel=1e-12)
+    end = out["grid_filled"]["short"]
+    assert (end["size"], end["price"]) == (nodes[-1]["pos_size_after"], nodes[-1]["pos_price_after"])
+    # cross margin, short only: W + Q(p0 - p) = mm * Q * p  ->  p = (Q*p0 + W) / (Q * (1 + mm)), mm 0.004
+    q, p0 = end["size"], end["price"]
+    assert end["liquidation_price"] == pytest.approx((q * p0 + 1000) / (q * 1.004), rel=1e-12)
+
+
+# ---- leverage against the market's maximum (issue 8 item 5) ------------------------------------------
+def test_leverage_above_the_market_maximum_is_one_error_line(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(classic(leverage=100)))
+    market = tmp_path / "m.json"
+    market.write_text(json.dumps({"price_step": 0.5, "qty_step": 1, "inverse": True, "max_leverage": 50}))
+    state = ["--price", "37000", "--balance", "0.01"]
+    result = CliRunner().invoke(main, ["calc", str(cfg), *state, "--market", str(market)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"error: {cfg}: key 'leverage': 100 is above the maximum leverage 50 of {market}; "
+                             "set it to 50 or less\n")
+    ok = CliRunner().invoke(main, ["calc", str(cfg), *state, "--exchange", "bybit"])  # Bybit BTCUSD: 100
+    assert ok.exit_code == 0, ok.output
+    high = tmp_path / "high.json"
+    high.write_text(json.dumps(classic(leverage=125)))
+    result = CliRunner().invoke(main, ["calc", str(high), *state, "--exchange", "bybit"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {high}: key 'leverage': 125 is above the maximum leverage 100 of "
+                                    "the market bybit BTCUSD; set it to 100 or less")
+
+
+def test_grid_wallet_exposure_limit_above_the_market_maximum_in_a_batch(tmp_path):
+    batch = tmp_path / "in.jsonl"
+    lines = [{"config": grid("recursive_grid", {**RECURSIVE, "wallet_exposure_limit": 3.0}), "price": 100,
+              "balance": 1000, "market": {"price_step": 0.01, "qty_step": 0.001, "max_leverage": m}} for m in (2, 3)]
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = CliRunner().invoke(main, ["calc", "--batch", str(batch)])
+    assert result.exit_code == 0, result.output
+    refused, ok = (json.loads(s) for s in result.stdout.splitlines())
+    assert refused["error"].startswith("line 1: config: key 'long.wallet_exposure_limit': 3 is above the maximum "
+                                       "leverage 2 of the market spec")
+    assert qp(ok["orders"]) == [(0.3, 100.0)]  # 1000 * 3 * 0.01 / 100

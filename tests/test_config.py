@@ -9,6 +9,7 @@ import pytest
 from passivx.calc import layout as L
 from passivx.config import (
     LiveConfig,
+    check_leverage,
     load_live_config,
     param_ranges,
     parse_live_config,
@@ -375,3 +376,69 @@ def test_field_custom_check_and_reader(tmp_path):
         read_config_file(p)
     import hjson
     assert read_config_file(p, hjson.loads, "hjson") == {"a": 1}
+
+
+# ---- cross margin only; leverage against the market's maximum (issue 8 item 5) -----------------------
+def test_isolated_margin_is_refused_with_one_line():
+    msg = error_of(edited(SEED_000, "cross_mode", False))
+    assert msg.startswith("cfg.json: key 'cross_mode': must be true: passivx supports cross margin only")
+    assert msg.endswith("got false")
+    assert parse_live_config(SEED_000, "s").data["cross_mode"] is True
+
+
+def market(max_leverage):
+    from passivx.markets import MarketSpec
+
+    return MarketSpec(price_step=0.01, qty_step=0.001, max_leverage=max_leverage)
+
+
+@pytest.mark.parametrize("leverage,top", [(100, 100.0), (20, 125.0), (1, 1.0)])
+def test_classic_leverage_within_the_market_maximum_passes(leverage, top):
+    check_leverage(parse_live_config(edited(SEED_000, "leverage", leverage), "cfg.json"), market(top), "m")
+
+
+@pytest.mark.parametrize("leverage,top", [(100, 50.0), (125, 100.0), (20.5, 20.0)])
+def test_classic_leverage_above_the_market_maximum_is_refused(leverage, top):
+    cfg = parse_live_config(edited(SEED_000, "leverage", leverage), "cfg.json")
+    with pytest.raises(ConfigError) as e:
+        check_leverage(cfg, market(top), "the market binance BTCUSD")
+    assert str(e.value) == (f"cfg.json: key 'leverage': {leverage:g} is above the maximum leverage {top:g} of the "
+                            f"market binance BTCUSD; set it to {top:g} or less")
+
+
+@pytest.mark.parametrize("mode", sorted(SIDES))
+def test_grid_wallet_exposure_limits_above_the_market_maximum_are_refused(mode):
+    data = edited(edited(mode_config(mode), "long.wallet_exposure_limit", 30), "short.wallet_exposure_limit", 60)
+    cfg = parse_live_config(data, "g.json")  # short disabled: its limit opens nothing
+    check_leverage(cfg, market(30.0), "m")
+    with pytest.raises(ConfigError, match=r"^g.json: key 'long.wallet_exposure_limit': 30 is above the maximum "
+                                          r"leverage 25 of m \(.*could never be margined\); set it to 25 or less$"):
+        check_leverage(cfg, market(25.0), "m")
+    both = parse_live_config(edited(data, "short.enabled", True), "g.json")
+    with pytest.raises(ConfigError, match=r"key 'short.wallet_exposure_limit': 60 is above the maximum leverage 50"):
+        check_leverage(both, market(50.0), "m")
+    check_leverage(both, market(90.0), "m")
+    # each side fits, together they do not: both share the cross margin of the symbol
+    with pytest.raises(ConfigError, match=r"keys 'long.wallet_exposure_limit' \+ 'short.wallet_exposure_limit': "
+                                          r"30 \+ 60 is above the maximum leverage 75 of m .*; lower them to add "
+                                          r"up to 75 or less$"):
+        check_leverage(both, market(75.0), "m")
+
+
+def test_backtest_refuses_leverage_above_the_market_maximum(tmp_path):
+    from passivx.backtest.runner import run_backtest
+    from passivx.config.backtest import load_backtest_settings
+    from passivx.data.importers import import_files
+
+    rows = [f"{1704067200000 + 1000 * i},0,0,{i},{100 + i % 3},0.01,buy,False,BTCUSDT" for i in range(20)]
+    csv = tmp_path / "trades.csv"
+    csv.write_text("ts_ms,local_ts_ns,event_ts_ms,trade_id,price,qty,side,is_buyer_maker,symbol\n"
+                   + "\n".join(rows) + "\n")
+    import_files([csv], "testex", "BTCUSD", tmp_path / "cache")
+    settings = tmp_path / "bt.hjson"
+    settings.write_text(json.dumps({"exchange": "testex", "symbol": "BTCUSD", "start_date": "2024-01-01",
+                                    "end_date": "2024-01-01", "starting_balance": 1000, "cache_dir": "cache",
+                                    "market": {"price_step": 0.01, "qty_step": 0.001, "max_leverage": 50}}))
+    with pytest.raises(ConfigError, match=r"key 'leverage': 100 is above the maximum leverage 50 of the market "
+                                          r"testex BTCUSD; set it to 50 or less$"):
+        run_backtest(load_backtest_settings(settings), parse_live_config(SEED_000, "seed.json"), progress=False)

@@ -13,6 +13,7 @@ from passivx.backtest import layout as B
 from passivx.backtest.context import new_context
 from passivx.backtest.stats import DAY_MS, compute_stats
 from passivx.config.backtest import BacktestSettings
+from passivx.config.leverage import check_leverage
 from passivx.config.live import LiveConfig
 from passivx.data import cache
 from passivx.errors import DataError, MarketError
@@ -117,6 +118,7 @@ def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool 
 
     ex, sym, days = open_data(settings)
     spec = resolve_market(settings, ex, sym)
+    check_leverage(config, spec, f"the market {ex} {sym}")
     cfg, mkt = config.to_array(), spec.to_array()
     span = (settings.end - settings.start + dt.timedelta(days=1)).days * DAY_MS
     funding = funding_series(settings)

@@ -84,9 +84,9 @@ def _config(req: dict, label: Label, cache: dict):
     return cache[ck]
 
 
-def _market(req: dict, label: Label, cache: dict, symbol: str):
-    """The MarketSpec of the request: the known spec of `symbol` on `exchange`, overridden by `market`
-    (file path or object), overridden by the single fields."""
+def _market(req: dict, label: Label, cache: dict, symbol: str) -> tuple:
+    """(MarketSpec, what to call it) of the request: the known spec of `symbol` on `exchange`, overridden
+    by `market` (file path or object), overridden by the single fields."""
     from passivx.markets import MarketSpec, market_spec
 
     fields = {k: _number(req, k, label) for k in _MARKET if req.get(k) is not None}
@@ -96,14 +96,15 @@ def _market(req: dict, label: Label, cache: dict, symbol: str):
     ck = ("market", json.dumps([exchange, symbol, market, fields], sort_keys=True))
     if ck in cache:
         return cache[ck]
-    base, source = {}, "market"
+    base, source, where = {}, "market", "the market spec"
     if exchange is not None:
         if not isinstance(exchange, str):
             raise PassivxError(f"{label('exchange')}: must be an exchange name, got {exchange!r}")
         base = market_spec(exchange, symbol).to_dict()
+        where = f"the market {exchange} {symbol}"
     if isinstance(market, str):
         base.update(MarketSpec.from_file(market).to_dict())
-        source = market
+        source = where = market
     elif isinstance(market, dict):
         base.update(market)
     elif market is not None:
@@ -112,7 +113,7 @@ def _market(req: dict, label: Label, cache: dict, symbol: str):
     if "price_step" not in base or "qty_step" not in base:
         raise PassivxError(f"give {label('exchange')}, {label('market')} or both {label('price_step')} "
                            f"and {label('qty_step')}")
-    cache[ck] = MarketSpec.from_dict(base, source)
+    cache[ck] = MarketSpec.from_dict(base, source), where
     return cache[ck]
 
 
@@ -170,24 +171,27 @@ def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
 
     from passivx.calc.contracts import bankruptcy_price, liquidation_price, wallet_exposure
     from passivx.calc.entry import ideal_orders
+    from passivx.config import check_leverage
 
     config = _config(req, label, cache)
     st = _state(req, label, config.mode == "classic")
-    spec = _market(req, label, cache, config.symbol)
+    spec, where = _market(req, label, cache, config.symbol)
+    check_leverage(config, spec, where)
     whole_grid = _bool(req, "whole_grid", label)
     if "arrays" not in cache:
         cache["arrays"] = np.zeros((L.MAX_ORDERS, L.O_SIZE))
     out = cache["arrays"]
     cfg, mkt = config.to_array(), spec.to_array()
     n = ideal_orders(cfg, mkt, st, whole_grid, out)
-    rows = out[:n].copy()
+    orders, notes = _printed_orders(out[:n], st, mkt, config.mode)
 
     bal = st[L.S_BALANCE]
     pos = (st[L.S_LONG_SIZE], st[L.S_LONG_PRICE], st[L.S_SHORT_SIZE], st[L.S_SHORT_PRICE])
     result = {
         "config_name": config.config_name,
         "mode": config.mode,
-        "orders": [_order(r) for r in _nearest_first(rows)],
+        "orders": orders,
+        "notes": notes,
         "bankruptcy_price": float(bankruptcy_price(bal, *pos, mkt)),
         "liquidation_price": float(liquidation_price(bal, *pos, mkt)),
         "wallet_exposure": {"long": float(wallet_exposure(pos[0], pos[1], bal, mkt)),
@@ -195,10 +199,10 @@ def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
     }
     if whole_grid:
         result["grid_filled"] = {}
-        for side, sign in (("long", 1.0), ("short", -1.0)):
-            entries = [r for r in rows if r[L.O_POS_SIDE] == sign and r[L.O_SIDE] == sign]
+        for side in ("long", "short"):
+            entries = [o for o in orders if o["position_side"] == side and not o["reduce_only"]]
             if entries:
-                result["grid_filled"][side] = _grid_end(entries[-1], sign, pos, bal, mkt, liquidation_price)
+                result["grid_filled"][side] = _grid_end(entries[-1], side, pos, bal, mkt, liquidation_price)
     return result
 
 
@@ -211,7 +215,41 @@ def _nearest_first(rows) -> list:
     return sorted(rows, key=key)
 
 
-def _order(r) -> dict:
+def _printed_orders(rows, st, mkt, mode: str) -> tuple[list[dict], dict]:
+    """The orders as printed (`_nearest_first`), each with the position if it and the orders printed before
+    it in its group (the side's entries, or the side's closes) filled, starting from the current position;
+    a reduce-only order closes at most what is left. The calculator's own "after" columns follow its list
+    order, which is not the printed one for clock (its close comes after the take-profit grid). Also a note
+    per side whose closes add up to more than its position."""
+    from passivx.calc.contracts import new_position, wallet_exposure
+    from passivx.calc.rounding import round_
+
+    balance, step = st[L.S_BALANCE], mkt[L.M_QTY_STEP]
+    now = {1.0: (st[L.S_LONG_SIZE], st[L.S_LONG_PRICE]), -1.0: (st[L.S_SHORT_SIZE], st[L.S_SHORT_PRICE])}
+    chain: dict = {}
+    closing = {1.0: 0.0, -1.0: 0.0}
+    orders = []
+    for r in _nearest_first(rows):
+        side, pos_side, qty = float(r[L.O_SIDE]), float(r[L.O_POS_SIDE]), float(r[L.O_QTY])
+        size, price = chain.get((pos_side, side), now[pos_side])
+        if side != pos_side:  # reduce-only
+            closing[pos_side] = round_(closing[pos_side] + qty, step)
+            qty = min(qty, abs(size))
+        size, price = new_position(size, price, side * qty, float(r[L.O_PRICE]), mkt)
+        chain[(pos_side, side)] = (size, price)
+        orders.append(_order(r, size, price, wallet_exposure(size, price, balance, mkt)))
+    notes = {}
+    for name, pos_side in (("long", 1.0), ("short", -1.0)):
+        held, total = float(abs(now[pos_side][0])), float(closing[pos_side])
+        if total > round_(held, step):
+            why = " (the clock close is sized on the whole position, on top of the take-profit grid)" \
+                if mode == "clock" else ""
+            notes[name] = (f"closes total {total!r} but the position is {held!r}{why}: not all can fill; from "
+                           "the close that would leave nothing on, the after-fields show a flat position")
+    return orders, notes
+
+
+def _order(r, size: float, price: float, we: float) -> dict:
     return {
         "side": "buy" if r[L.O_SIDE] > 0 else "sell",
         "position_side": "long" if r[L.O_POS_SIDE] > 0 else "short",
@@ -219,18 +257,18 @@ def _order(r) -> dict:
         "price": float(r[L.O_PRICE]),
         "qty": float(r[L.O_QTY]),
         "reduce_only": bool(r[L.O_REDUCE_ONLY]),
-        "pos_size_after": abs(float(r[L.O_POS_SIZE_AFTER])),
-        "pos_price_after": float(r[L.O_POS_PRICE_AFTER]),
-        "wallet_exposure_after": float(r[L.O_WE_AFTER]),
+        "pos_size_after": abs(float(size)),
+        "pos_price_after": float(price),
+        "wallet_exposure_after": float(we),
     }
 
 
-def _grid_end(last, sign: float, pos: tuple, bal: float, mkt, liquidation_price) -> dict:
+def _grid_end(last: dict, side: str, pos: tuple, bal: float, mkt, liquidation_price) -> dict:
     """A side's position, WE and liquidation price once its whole entry grid filled (`last`: its deepest
-    entry row; the other side as it is now)."""
-    size, price = float(last[L.O_POS_SIZE_AFTER]), float(last[L.O_POS_PRICE_AFTER])
-    both = (size, price, pos[2], pos[3]) if sign > 0 else (pos[0], pos[1], size, price)
-    return {"size": abs(size), "price": price, "wallet_exposure": float(last[L.O_WE_AFTER]),
+    printed entry; the other side as it is now)."""
+    size, price = last["pos_size_after"], last["pos_price_after"]
+    both = (size, price, pos[2], pos[3]) if side == "long" else (pos[0], pos[1], -size, price)
+    return {"size": size, "price": price, "wallet_exposure": last["wallet_exposure_after"],
             "liquidation_price": float(liquidation_price(bal, *both, mkt))}
 
 
@@ -321,9 +359,11 @@ def calc(config: str | None, batch: str | None, **options) -> None:
     """Print the ideal orders of live config CONFIG for one state as JSON.
 
     Output: "orders" (side, position_side, kind, price, qty, reduce_only, and the position size / price /
-    wallet exposure if that order and the ones before it filled), grouped long then short, entries then
-    closes, nearest price first; "bankruptcy_price", "liquidation_price", "wallet_exposure" per side; with
-    --whole-grid also "grid_filled": each side's position and liquidation price once its grid filled.
+    wallet exposure if that order and the ones printed before it in its side's entries, or its side's
+    closes, filled), grouped long then short, entries then closes, nearest price first; "notes" per side
+    (closes that add up to more than the position); "bankruptcy_price", "liquidation_price",
+    "wallet_exposure" per side; with --whole-grid also "grid_filled": each side's position and liquidation
+    price once its grid filled.
     CONFIG is optional with --batch (lines may carry their own). NUMBA_DISABLE_JIT=1 runs the calculator
     as plain Python (same results)."""
     req = _cli_request(options)

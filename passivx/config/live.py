@@ -21,6 +21,10 @@ Two shapes, told apart by the `mode` key:
     qty_pct_entry/_close, we_multiplier_entry/_close (no auto-unstuck, no initial entry keys).
   A key of another mode (or of the classic config) is an error naming where it belongs.
 
+`cross_mode` must be true: passivx models cross margin only (liquidation, stop losses), and the live
+engine sets cross margin. `leverage` and `wallet_exposure_limit` are checked against a market's
+`max_leverage` where a config meets a market (`passivx.config.leverage.check_leverage`).
+
 Counts of the modes (n_close_orders, max_n_entry_orders) may be floats (used as `int(round(x))`, seed
 002); the classic counts are integers. Ranges are in `CLASSIC` / `SIDE_FIELDS`; `param_ranges(mode)` lists
 the numeric ones by dotted name for the optimizer, and `with_params` applies and re-validates changes.
@@ -48,10 +52,18 @@ _MODE_CODES = {"classic": L.MODE_CLASSIC, "recursive_grid": L.MODE_RECURSIVE, "n
 _dist = number(-1, 1, lo_open=True, hi_open=True)  # price offset from an EMA band, as a fraction
 _pct = number(0, 1, lo_open=True)  # a fraction of balance, > 0
 
+
+def _cross_margin_only(value: bool) -> bool:
+    if not value:
+        raise ValueError("must be true: passivx supports cross margin only (isolated margin is not "
+                         "implemented; the live engine sets cross margin), got false")
+    return value
+
+
 CLASSIC: dict[str, Field] = {
     "balance_pct": _pct,
     "config_name": string(),
-    "cross_mode": boolean(),
+    "cross_mode": Field("bool", check=_cross_margin_only),
     "entry_qty_pct": _pct,
     "ddown_factor": number(0, 100),
     "indicator_settings": obj({
