@@ -3,19 +3,18 @@ they can change) against the exhaustive reference (orders recomputed at every de
 for every mode, on trades and on candles; and no look-ahead."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from realdata import SHARED_DATA, needs_shared_data
 from test_backtest_engine import CLASSIC, fills, readonly, recursive_long
 from passivx.backtest import layout as B
 from passivx.backtest.context import new_context
 from passivx.config.live import parse_live_config
 from passivx.markets import MarketSpec
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data samples not found at {DATA}")
+DATA = SHARED_DATA
+pytestmark = needs_shared_data  # skips without ../shared/data; fails instead in CI (see realdata.py)
 
 BTC = dict(price_step=0.1, qty_step=0.001, min_qty=0.001, min_cost=5.0, c_mult=1.0, inverse=False,
            maker_fee=0.0002, taker_fee=0.0005, mm_rate=0.004, max_leverage=125.0)

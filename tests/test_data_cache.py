@@ -40,8 +40,8 @@ def test_day_file_round_trip_is_aligned_read_only_and_hashed(tmp_path):
 
 def test_store_splits_utc_days_and_open_days_returns_them(tmp_path):
     cols = trades(5000)
-    written, replaced = cache.store_days("binance", "BTCUSDT", "trades", cols, "test", tmp_path)
-    assert written == ["2024-01-01", "2024-01-02", "2024-01-03"] and replaced == []
+    stored = cache.store_days("binance", "BTCUSDT", "trades", cols, "test", tmp_path)
+    assert stored == (["2024-01-01", "2024-01-02", "2024-01-03"], [], {})
     days = cache.open_days("binance", "BTCUSDT", "2024-01-01", dt.date(2024, 1, 3), cache_dir=tmp_path)
     assert [d.date for d in days] == [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
     joined = {k: np.concatenate([getattr(d, k) for d in days]) for k in cols}
@@ -149,8 +149,8 @@ def test_touched_intact_file_is_rehashed_once_then_trusted(tmp_path):
 def test_replacing_a_day_removes_the_old_file(tmp_path):
     cache.store_days("binance", "BTCUSDT", "trades", trades(100, span=DAY, seed=1), "a", tmp_path)
     old = _only_file(tmp_path)
-    _, replaced = cache.store_days("binance", "BTCUSDT", "trades", trades(50, span=DAY, seed=2), "b", tmp_path)
-    assert replaced == ["2024-01-01"] and not old.exists()
+    stored = cache.store_days("binance", "BTCUSDT", "trades", trades(50, span=DAY, seed=2), "b", tmp_path)
+    assert stored.replaced == ["2024-01-01"] and not stored.merged and not old.exists()
     (d,) = cache.open_days("binance", "BTCUSDT", "2024-01-01", "2024-01-01", cache_dir=tmp_path)
     assert d.rows == 50
 
@@ -200,3 +200,158 @@ def test_bad_names_and_dates_are_user_errors(tmp_path):
         cache.open_days("binance", "BTCUSDT", "2024-13-01", "2024-01-01", cache_dir=tmp_path)
     with pytest.raises(DataError, match="before"):
         cache.open_days("binance", "BTCUSDT", "2024-01-02", "2024-01-01", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda e: {k: v for k, v in e.items() if k != "file"}, "the entry has no 'file'"),
+    (lambda e: "not an object", "the entry is str, not an object"),
+    (lambda e: dict(e, file="../../elsewhere.pxd"), "is not a file name in the data set's folder"),
+    (lambda e: dict(e, rows="10"), "the entry has no 'rows' (an integer >= 0)"),
+    (lambda e: {k: v for k, v in e.items() if k != "sha256"}, "no 'sha256'"),
+])
+def test_a_broken_manifest_entry_is_one_error_naming_the_manifest_and_the_fix(tmp_path, edit, why):
+    from click.testing import CliRunner
+
+    from passivx.cli import main
+
+    cache.store_days("binance", "BTCUSDT", "trades", trades(100, start=T0 - 600 * DAY, span=DAY), "t", tmp_path)
+    path = tmp_path / "trades" / "binance" / "BTCUSDT" / "manifest.json"
+    data = json.loads(path.read_text())
+    (day,) = data["days"]
+    data["days"][day] = edit(data["days"][day])
+    path.write_text(json.dumps(data))
+    settings = tmp_path / "s.hjson"
+    settings.write_text(json.dumps({"exchange": "binance", "symbol": "BTCUSDT", "start_date": day,
+                                    "end_date": day, "starting_balance": 1000, "cache_dir": str(tmp_path)}))
+    config = "configs/live/binance/BTCUSDT_recursive_grid.json"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for args in (["data", "info", "--cache-dir", str(tmp_path)],
+                 ["data", "info", "binance", "BTCUSDT", "--cache-dir", str(tmp_path)],
+                 ["backtest", str(settings), "--config", os.path.join(root, config), "--jit", "--no-plots"],
+                 ["download", "binance", "BTCUSDT", "--start", day, "--end", day, "--no-rest",
+                  "--cache-dir", str(tmp_path)]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}: day '{day}': "), (args, r.output)
+        assert why in lines[0] and "remove that day from the manifest" in lines[0]
+
+
+def test_a_manifest_day_key_must_be_a_date(tmp_path):
+    cache.store_days("binance", "BTCUSDT", "trades", trades(100, span=DAY), "t", tmp_path)
+    path = tmp_path / "trades" / "binance" / "BTCUSDT" / "manifest.json"
+    data = json.loads(path.read_text())
+    for key in ("2024-1-1x", "20240101"):
+        data["days"] = {key: next(iter(data["days"].values()))}
+        path.write_text(json.dumps(data))
+        with pytest.raises(DataError, match=f"day '{key}': not a date YYYY-MM-DD"):
+            cache.open_days("binance", "BTCUSDT", "2024-01-01", "2024-01-01", cache_dir=tmp_path)
+
+
+def _rows(cols, idx):
+    return {k: v[idx] for k, v in cols.items()}
+
+
+def _day_files(tmp_path):
+    return sorted(p.name for p in (tmp_path / "trades" / "binance" / "BTCUSDT").glob("*.pxd"))
+
+
+def test_merging_parts_of_a_day_rebuilds_the_day_exactly(tmp_path):
+    """Repeated identical trades (same ms, price, qty, side) count once per source copy, not per import;
+    the merged day is the file of the rows both parts cover, byte for byte, whatever the import order."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    ts = np.sort(rng.integers(T0, T0 + 400, n))  # about 10 trades per millisecond
+    full = {"ts": ts, "price": np.round(100 + rng.integers(0, 3, n) * 0.5, 1), "qty": rng.choice([1.0, 2.0], n),
+            "side": rng.choice([-1, 1], n).astype(np.int8)}
+    repeats = n - len(np.unique(np.c_[ts, full["price"], full["qty"], full["side"]], axis=0))
+    assert repeats > 500  # the case that matters: identical trades that are distinct trades
+    for a, b in ((range(0, 2500), range(1500, n)), (range(0, 2001), range(1999, n)), (range(0, n), range(700, 900)),
+                 (range(0, 1500), range(2500, n))):
+        union = sorted(set(a) | set(b))
+        cache.store_days("binance", "BTCUSDT", "trades", _rows(full, union), "all", tmp_path / f"{a}{b}")
+        (expected,) = _day_files(tmp_path / f"{a}{b}")
+        for first, second in ((a, b), (b, a)):
+            d = tmp_path / f"{first}{second}-merged"
+            cache.store_days("binance", "BTCUSDT", "trades", _rows(full, first), "a", d, merge=True)
+            stored = cache.store_days("binance", "BTCUSDT", "trades", _rows(full, second), "b", d, merge=True)
+            assert stored.merged == {"2024-01-01": len(union) - len(first)} and stored.replaced == []
+            assert _day_files(d) == [expected], (first, second)  # same sha256: same rows, same order
+            man = manifest.load(d / "trades" / "binance" / "BTCUSDT", "binance", "BTCUSDT", "trades")
+            assert man.days["2024-01-01"]["rows"] == len(union) and man.days["2024-01-01"]["source"] == "a + b"
+
+
+def test_merge_keeps_extra_repeats_and_time_order():
+    one = {"ts": np.array([5, 5, 7]), "price": np.array([1.0, 1.0, 2.0]), "qty": np.ones(3),
+           "side": np.array([1, 1, -1], np.int8)}
+    three = {"ts": np.array([3, 5, 5, 5]), "price": np.array([9.0, 1.0, 1.0, 1.0]), "qty": np.ones(4),
+             "side": np.array([1, 1, 1, 1], np.int8)}
+    got = cache.merge_rows("trades", one, three)
+    assert list(got["ts"]) == [3, 5, 5, 5, 7] and list(got["price"]) == [9, 1, 1, 1, 2]
+    assert list(cache.merge_rows("trades", three, one)["ts"]) == [3, 5, 5, 5, 7]
+
+
+def test_merging_candles_replaces_the_same_minutes():
+    def candles(minutes, price):
+        ts = T0 + 60_000 * np.asarray(minutes)
+        return {"ts": ts, **{k: np.full(len(ts), price) for k in ("open", "high", "low", "close")},
+                "volume": np.ones(len(ts))}
+
+    got = cache.merge_rows("candles", candles([0, 1, 2, 5], 10.0), candles([2, 3], 20.0))
+    assert list((got["ts"] - T0) // 60_000) == [0, 1, 2, 3, 5] and list(got["close"]) == [10, 10, 20, 20, 10]
+
+
+def test_a_corrupt_cached_day_is_replaced_not_merged(tmp_path):
+    cache.store_days("binance", "BTCUSDT", "trades", trades(100, span=DAY, seed=1), "a", tmp_path)
+    f = _only_file(tmp_path)
+    f.write_bytes(f.read_bytes()[:-8] + b"garbage!")
+    stored = cache.store_days("binance", "BTCUSDT", "trades", trades(30, span=DAY, seed=2), "b", tmp_path, merge=True)
+    assert stored.replaced == ["2024-01-01"] and stored.merged == {}
+    (d,) = cache.open_days("binance", "BTCUSDT", "2024-01-01", "2024-01-01", cache_dir=tmp_path, verify="full")
+    assert d.rows == 30
+
+
+def test_a_day_changed_by_another_process_during_a_merge_is_not_overwritten(tmp_path, monkeypatch):
+    cache.store_days("binance", "BTCUSDT", "trades", trades(100, span=DAY, seed=1), "a", tmp_path)
+    real = dayfile.write_day
+
+    def racing(path, kind, cols):
+        monkeypatch.setattr(dayfile, "write_day", real)
+        cache.store_days("binance", "BTCUSDT", "trades", trades(40, span=DAY, seed=3), "other", tmp_path)
+        return real(path, kind, cols)
+
+    monkeypatch.setattr(dayfile, "write_day", racing)
+    directory = _only_file(tmp_path).parent
+    with pytest.raises(DataError, match="2024-01-01: changed in the cache .* by another process"):
+        cache.store_days("binance", "BTCUSDT", "trades", trades(50, span=DAY, seed=2), "b", tmp_path, merge=True)
+    (d,) = cache.open_days("binance", "BTCUSDT", "2024-01-01", "2024-01-01", cache_dir=tmp_path, verify="full")
+    assert d.rows == 40 and not list(directory.glob("*.tmp"))
+
+
+def test_rows_only_one_source_has_keep_their_place_within_a_millisecond():
+    """Two windows of one stream meeting inside a millisecond, as when a file starts mid-millisecond."""
+    ms = np.full(6, T0)
+    stream = {"ts": ms, "price": np.arange(1.0, 7.0), "qty": np.ones(6), "side": np.ones(6, np.int8)}
+    early, late = _rows(stream, slice(0, 4)), _rows(stream, slice(1, 6))  # late leads (5 rows to 4)
+    for a, b in ((early, late), (late, early)):
+        assert list(cache.merge_rows("trades", a, b)["price"]) == [1, 2, 3, 4, 5, 6]
+    tie = _rows(stream, slice(0, 3)), _rows(stream, slice(2, 5))
+    for a, b in (tie, tie[::-1]):
+        assert list(cache.merge_rows("trades", a, b)["price"]) == [1, 2, 3, 4, 5]
+
+
+def test_any_two_touching_windows_of_one_stream_merge_into_their_union():
+    """Windows meeting or overlapping anywhere, mid-millisecond included (distinct trades here: identical
+    ones at a window's edge are ambiguous without ids and taken as the same trade)."""
+    rng = np.random.default_rng(11)
+    n = 300
+    stream = {"ts": np.sort(rng.integers(T0, T0 + 40, n)), "price": rng.integers(1, 4, n).astype(float),
+              "qty": 1 + np.arange(n) / 1000, "side": rng.choice([-1, 1], n).astype(np.int8)}
+    for _ in range(300):
+        lo_a, lo_b = sorted(rng.integers(0, n, 2))
+        hi_a, hi_b = rng.integers(lo_b, n + 1), rng.integers(lo_b + 1, n + 1)  # window b starts inside a or at its end
+        a, b = _rows(stream, slice(lo_a, hi_a)), _rows(stream, slice(lo_b, hi_b))
+        want = _rows(stream, slice(lo_a, max(hi_a, hi_b)))
+        for x, y in ((a, b), (b, a)):
+            got = cache.merge_rows("trades", x, y) if len(x["ts"]) else y
+            assert all(np.array_equal(got[k], want[k]) for k in want)

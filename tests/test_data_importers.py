@@ -2,7 +2,6 @@
 import datetime as dt
 import gzip
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,11 +12,10 @@ from passivx.cli import main
 from passivx.data import cache, importers
 from passivx.data.info import coverage
 from passivx.errors import DataError
+from realdata import DATA_DIR, SHARED_DATA, needs_shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_samples = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real samples not present at {SHARED}")
-USDM = SHARED / "trades" / "binance-usdm_BTCUSDT_trades_2024-08-08.csv"
-BITFLYER = SHARED / "trades" / "bitflyer_BTC_JPY_trades_2018-01-21_2018-01-30.csv.gz"
+USDM = DATA_DIR / "binance-usdm_BTCUSDT_trades_2024-08-08.csv.gz"  # shipped: these tests never skip
+BITFLYER = SHARED_DATA / "trades" / "bitflyer_BTC_JPY_trades_2018-01-21_2018-01-30.csv.gz"
 
 # rows and taker-buy share per file, as published in ../shared/data/README.md
 TRADE_SAMPLES = {
@@ -39,12 +37,12 @@ AGG_HEADER = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_
 BYBIT_HEADER = "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional"
 
 
-@needs_samples
+@needs_shared_data
 @pytest.mark.parametrize("name", sorted(TRADE_SAMPLES))
 def test_normalised_trade_samples(name):
     rows, buy_share = TRADE_SAMPLES[name]
-    p = importers.read_file(SHARED / "trades" / name)
-    raw = pd.read_csv(SHARED / "trades" / name)
+    p = importers.read_file(SHARED_DATA / "trades" / name)
+    raw = pd.read_csv(SHARED_DATA / "trades" / name)
     assert p.fmt == "trades-csv" and len(p.columns["ts"]) == rows
     assert round(float((p.columns["side"] == 1).mean()), 3) == buy_share
     assert np.array_equal(p.columns["ts"], raw.ts_ms.to_numpy())  # already sorted by time
@@ -52,7 +50,7 @@ def test_normalised_trade_samples(name):
     assert np.array_equal(p.columns["side"], np.where(raw.is_buyer_maker, -1, 1))
 
 
-@needs_samples
+@needs_shared_data
 def test_bitflyer_sample_gz():
     p = importers.read_file(BITFLYER)
     side = p.columns["side"]
@@ -62,18 +60,18 @@ def test_bitflyer_sample_gz():
     assert p.columns["price"].min() == 1_118_000 and p.columns["price"].max() == 1_473_021
 
 
-@needs_samples
+@needs_shared_data
 @pytest.mark.parametrize("name", sorted(CANDLE_SAMPLES))
 def test_candle_samples(name):
-    p = importers.read_file(SHARED / "candles_1m" / name)
-    raw = pd.read_csv(SHARED / "candles_1m" / name)
+    p = importers.read_file(SHARED_DATA / "candles_1m" / name)
+    raw = pd.read_csv(SHARED_DATA / "candles_1m" / name)
     assert p.kind == "candles" and len(p.columns["ts"]) == CANDLE_SAMPLES[name]
     assert (np.diff(p.columns["ts"]) == 60_000).all()  # the README: no missing minute
     for k in ("open", "high", "low", "close", "volume"):
         assert np.array_equal(p.columns[k], raw[k].to_numpy())
 
 
-@needs_samples
+@needs_shared_data
 def test_gap_report_on_bitflyer_matches_known_gaps(tmp_path):
     importers.import_files([BITFLYER], "bitflyer", "BTC_JPY", tmp_path)
     ms = lambda s: int(dt.datetime.fromisoformat(s).replace(tzinfo=dt.UTC).timestamp() * 1000)
@@ -87,16 +85,20 @@ def test_gap_report_on_bitflyer_matches_known_gaps(tmp_path):
     assert len(coverage("bitflyer", "BTC_JPY", cache_dir=tmp_path, gap_minutes=1).gaps) == 60
 
 
+def _usdm() -> pd.DataFrame:
+    raw = pd.read_csv(USDM)
+    return raw.assign(is_buyer_maker=raw.side == "sell")
+
+
 def _agg_lines(raw: pd.DataFrame) -> list[str]:
     return [f"{r.trade_id},{r.price},{r.qty},{r.trade_id},{r.trade_id},{r.ts_ms},{str(r.is_buyer_maker).lower()}"
             for r in raw.itertuples()]
 
 
-@needs_samples
 @pytest.mark.parametrize("header", [True, False])
 @pytest.mark.parametrize("zipped", [True, False])
 def test_binance_aggtrades_layout(tmp_path, header, zipped):
-    raw = pd.read_csv(USDM)
+    raw = _usdm()
     text = "\n".join(([AGG_HEADER] if header else []) + _agg_lines(raw)) + "\n"
     path = tmp_path / "BTCUSDT-aggTrades-2024-08-08.csv"
     path.write_text(text)
@@ -111,10 +113,9 @@ def test_binance_aggtrades_layout(tmp_path, header, zipped):
     assert np.array_equal(p.ids, raw.trade_id)
 
 
-@needs_samples
 @pytest.mark.parametrize("gz", [True, False])
 def test_bybit_trading_layout(tmp_path, gz):
-    raw = pd.read_csv(USDM).iloc[::-1]  # old Bybit files run newest first
+    raw = _usdm().iloc[::-1]  # old Bybit files run newest first
     lines = [BYBIT_HEADER] + [
         f"{r.ts_ms / 1000:.4f},BTCUSD,{'Sell' if r.is_buyer_maker else 'Buy'},{r.qty},{r.price},ZeroPlusTick,"
         f"id-{r.trade_id},1,{r.qty},{r.qty * r.price}" for r in raw.itertuples()]
@@ -244,3 +245,58 @@ def test_cli_import_and_info(tmp_path):
     r = CliRunner().invoke(main, ["data", "import", str(tmp_path / "nope.csv"), "--exchange", "x", "--symbol", "y",
                                   "--cache-dir", str(tmp_path / "c")])
     assert r.exit_code == 1 and r.output.strip().startswith("error:") and "Traceback" not in r.output
+
+
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + "1700000000100,1,10,1,buy\n1700000000200,2,11,2,sell\n",
+    "1,10,1,1,1,1700000000100,false\n2,11,2,2,2,1700000000200,true\n",  # aggTrades without a header
+    "open_time_ms,open,high,low,close,volume\n1700000040000,10,11,9,10.5,1\n",
+])
+def test_a_utf8_byte_order_mark_is_ignored(tmp_path, text):
+    """Spreadsheets save CSV with a byte order mark: the file reads as without it, plain or compressed."""
+    plain = importers.read_file(write(tmp_path, text, "plain.csv"))
+    for name, data in (("bom.csv", (BOM + text).encode()), ("bom.csv.gz", gzip.compress((BOM + text).encode()))):
+        (tmp_path / name).write_bytes(data)
+        got = importers.read_file(tmp_path / name)
+        assert got.fmt == plain.fmt and all(np.array_equal(got.columns[k], v) for k, v in plain.columns.items())
+    r = CliRunner().invoke(main, ["data", "import", str(tmp_path / "bom.csv"), "--exchange", "x", "--symbol", "y",
+                                  "--cache-dir", str(tmp_path / "c")])
+    assert r.exit_code == 0 and "rows into 1 day(s) 2023-11-14" in r.output, r.output
+
+
+def test_a_bad_line_after_a_byte_order_mark_keeps_its_line_number(tmp_path):
+    path = write(tmp_path, BOM + HEAD + "1700000000100,1,10,1,buy\n1700000000200,2,x,1,buy\n")
+    with pytest.raises(DataError, match=r"line 3: price: 'x' is not a number"):
+        importers.read_file(path)
+
+
+def _import(path, cache_dir):
+    return CliRunner().invoke(main, ["data", "import", str(path), "--exchange", "binance", "--symbol", "BTCUSDT",
+                                     "--cache-dir", str(cache_dir)])
+
+
+def test_importing_parts_of_a_real_day_merges_them_with_the_cached_day(tmp_path):
+    """A partial day adds to the cached day instead of replacing it; overlapping trades are not repeated
+    (the real sample repeats identical trades within a millisecond), and the result is the whole day's
+    file whatever the order of the imports; a second import of the whole day changes nothing."""
+    lines = gzip.decompress(USDM.read_bytes()).decode().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    early, late = write(tmp_path, header + "".join(rows[:13_000]), "early.csv"), \
+        write(tmp_path, header + "".join(rows[9_000:]), "late.csv")
+    assert _import(USDM, tmp_path / "whole").exit_code == 0
+    directory = ("trades", "binance", "BTCUSDT")
+    (whole,) = (tmp_path / "whole").joinpath(*directory).glob("*.pxd")
+    for first, second, added in ((early, late, len(rows) - 13_000), (late, early, 9_000)):
+        cache_dir = tmp_path / first.stem
+        assert _import(first, cache_dir).exit_code == 0
+        r = _import(second, cache_dir)
+        assert r.exit_code == 0 and f"merged with the cached day(s) 2024-08-08 (+{added:,} rows)" in r.output, r.output
+        files = list(cache_dir.joinpath(*directory).glob("*.pxd"))
+        assert [f.name for f in files] == [whole.name]  # same sha256: same rows in the same order
+        r = CliRunner().invoke(main, ["data", "info", "binance", "BTCUSDT", "--verify", "--cache-dir", str(cache_dir)])
+        assert r.exit_code == 0 and f"2024-08-08       {len(rows):,}" in r.output and " ok" in r.output, r.output
+        r = _import(USDM, cache_dir)
+        assert "(+0 rows)" in r.output and [f.name for f in cache_dir.joinpath(*directory).glob("*.pxd")] == [whole.name]

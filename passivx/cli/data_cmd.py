@@ -64,7 +64,9 @@ def data() -> None:
 def import_cmd(files: tuple[str, ...], exchange: str, symbol: str, fmt: str, cache_dir: str | None) -> None:
     """Import trade or candle FILES (csv, .gz or .zip) into the cache.
 
-    All files are parsed before anything is written; the UTC days they cover replace cached ones."""
+    All files are parsed before anything is written. A UTC day already cached is merged with the new
+    rows: a partial day adds what the cache lacks and rows it already has are not repeated (trades
+    equal in time, price, qty and side; candles of the same minute are replaced)."""
     from passivx.data.importers import import_files
 
     report = import_files(list(files), exchange, symbol, cache_dir, fmt)
@@ -73,7 +75,11 @@ def import_cmd(files: tuple[str, ...], exchange: str, symbol: str, fmt: str, cac
         notes += [f"{p.reordered:,} out-of-order row(s) sorted"] * bool(p.reordered)
         click.echo(f"{p.name}: {p.fmt}, {len(p.columns['ts']):,} rows" + (f" ({'; '.join(notes)})" if notes else ""))
     click.echo(f"imported {report.rows:,} {report.kind} rows into {len(report.days)} day(s) "
-               f"{report.days[0]}..{report.days[-1]}" + (f"; replaced {', '.join(report.replaced)}" if report.replaced else ""))
+               f"{report.days[0]}..{report.days[-1]}")
+    if report.merged:
+        click.echo("merged with the cached day(s) " + ", ".join(f"{d} (+{n:,} rows)" for d, n in report.merged.items()))
+    if report.replaced:
+        click.echo(f"replaced the corrupt cached day(s) {', '.join(report.replaced)}")
 
 
 @data.command()

@@ -18,15 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from passivx.data import dayfile, manifest
 from passivx.data.atomic import temp_path
 from passivx.errors import DataError
-from passivx.markets import canonical_exchange, market_id
+from passivx.exchanges import canonical_exchange, market_id
 
 DAY_MS = 86_400_000
 DOWNLOADABLE = ("binance", "bybit")
@@ -177,29 +179,124 @@ def split_days(ts: np.ndarray) -> list[tuple[dt.date, int, int]]:
     return [(epoch + dt.timedelta(days=int(day_idx[lo])), int(lo), int(hi)) for lo, hi in zip(los, his)]
 
 
+class Stored(NamedTuple):
+    written: list[str]  # every day written
+    replaced: list[str]  # days that were cached and are replaced by the new rows
+    merged: dict[str, int]  # days that were cached and now hold their rows and the new ones -> rows added
+
+
 def store_days(exchange: str, symbol: str, kind: str, columns: dict[str, np.ndarray], source: str,
-               cache_dir: str | Path | None = None, synthetic: bool = False) -> tuple[list[str], list[str]]:
+               cache_dir: str | Path | None = None, synthetic: bool = False, merge: bool = False) -> Stored:
     """Write sorted, validated columns as one file per UTC day and commit them in one manifest
-    update (all or nothing). Days already cached are replaced. Returns (days written, days replaced)."""
+    update (all or nothing). Days already cached are replaced, or with `merge` merged with the new
+    rows (`merge_rows`; a cached day that fails its check is replaced)."""
     ex, sym = names(exchange, symbol)
     directory = dataset_dir(cache_dir, kind, ex, sym)
     directory.mkdir(parents=True, exist_ok=True)
+    man = manifest.load(directory, ex, sym, kind) if merge else None
     new: dict[str, tuple[Path, dict]] = {}
+    merged: dict[str, int] = {}
+    expect: dict[str, str | None] = {}
     try:
         for day, lo, hi in split_days(columns["ts"]):
-            part = {k: v[lo:hi] for k, v in columns.items()}
-            tmp = temp_path(directory / f"{day}.pxd")
-            new[day.isoformat()] = (tmp, {})
+            iso = day.isoformat()
+            part, src = {k: v[lo:hi] for k, v in columns.items()}, source
+            if man is not None:
+                entry = man.days.get(iso)
+                expect[iso] = entry["sha256"] if entry else None
+                if entry and check_day(directory, man, iso) is None:
+                    part = merge_rows(kind, dayfile.map_day(directory / entry["file"], kind), part)
+                    merged[iso] = len(part["ts"]) - entry["rows"]
+                    src = f"{entry.get('source', '?')} + {source}"
+            tmp = temp_path(directory / f"{iso}.pxd")
+            new[iso] = (tmp, {})
             size, sha = dayfile.write_day(tmp, kind, part)
-            new[day.isoformat()] = (tmp, {"rows": hi - lo, "first_ts": int(part["ts"][0]),
-                                          "last_ts": int(part["ts"][-1]), "size": size, "sha256": sha,
-                                          "source": source})
-        replaced = manifest.commit(directory, ex, sym, kind, new, synthetic) if new else []
+            new[iso] = (tmp, {"rows": len(part["ts"]), "first_ts": int(part["ts"][0]),
+                              "last_ts": int(part["ts"][-1]), "size": size, "sha256": sha, "source": src})
+        replaced = manifest.commit(directory, ex, sym, kind, new, synthetic, expect) if new else []
     except BaseException:
         for tmp, _ in new.values():
             tmp.unlink(missing_ok=True)
         raise
-    return list(new), replaced
+    return Stored(list(new), [d for d in replaced if d not in merged], merged)
+
+
+def merge_rows(kind: str, cached: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows of a cached day together with new rows of that day, sorted by time.
+
+    Candles: a new candle replaces the cached one of its minute. Trades (the cache keeps no ids): a
+    millisecond only one source has, or both with the same rows, is taken as it is; where both have
+    different rows, two windows of one stream are joined where they overlap (`_join`), so importing
+    overlapping parts of a day in any order gives the day's rows in their order."""
+    if kind == "candles":
+        old = ~np.isin(cached["ts"], new["ts"])
+        cols = {k: np.concatenate((v[old], new[k])) for k, v in cached.items()}
+        order = np.argsort(cols["ts"], kind="stable")
+        return {k: v[order] for k, v in cols.items()}
+    both = {k: np.concatenate((cached[k], new[k])) for k in cached}
+    n_old, n = len(cached["ts"]), len(both["ts"])
+    keep = np.ones(n, bool)
+    seq = np.concatenate((np.arange(n_old), np.arange(n - n_old)))  # order within a millisecond
+    (ux, sx, cx), (uy, sy, cy) = (_millis(c["ts"]) for c in (cached, new))
+    iy = np.minimum(np.searchsorted(uy, ux), max(len(uy) - 1, 0))
+    ix = np.flatnonzero(uy[iy] == ux) if len(uy) else np.zeros(0, int)  # milliseconds both sources have
+    iy = iy[ix]
+    sx, cx, sy, cy = sx[ix], cx[ix], sy[iy] + n_old, cy[iy]
+    same = cx == cy
+    lens = cx[same]
+    within = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+    a, b = np.repeat(sx[same], lens) + within, np.repeat(sy[same], lens) + within
+    equal = np.logical_and.reduce([both[k][a] == both[k][b] for k in _TRADE_FIELDS])
+    identical = np.zeros(len(same), bool)
+    if len(lens):
+        identical[same] = np.logical_and.reduceat(equal, np.cumsum(lens) - lens)
+    keep[b[np.repeat(identical[same], lens)]] = False
+    cached_first = len(ix) == 0 or cached["ts"][0] <= new["ts"][0]
+    for g in np.flatnonzero(~identical):
+        x, y = range(sx[g], sx[g] + cx[g]), range(sy[g], sy[g] + cy[g])
+        keep[x.start:x.stop] = keep[y.start:y.stop] = False
+        rx, ry = ([*zip(*(both[k][r.start:r.stop].tolist() for k in _TRADE_FIELDS))] for r in (x, y))
+        joined = _join(rx, ry, list(x), list(y), cached_first)
+        keep[joined] = True
+        seq[joined] = np.arange(len(joined))
+    order = np.lexsort((seq, both["ts"]))
+    order = order[keep[order]]
+    return {k: v[order] for k, v in both.items()}
+
+
+_TRADE_FIELDS = ("price", "qty", "side")
+
+
+def _millis(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct values, first index, count) of sorted timestamps."""
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]]) if len(ts) else np.zeros(0, int)
+    return ts[starts], starts, np.diff(np.r_[starts, len(ts)])
+
+
+def _join(x: list, y: list, ix: list[int], iy: list[int], x_first: bool) -> list[int]:
+    """The indices of one millisecond's trades merged from two sources (`x`, `y`: rows, `ix`, `iy`:
+    their indices): the longer one if it holds the other, else both joined on their longest overlap
+    (end of one = start of the other), else the earlier source first when they share no trade, else
+    the longer one plus the other's trades it lacks (counting identical trades)."""
+    (big, ib), (small, is_) = sorted(((x, ix), (y, iy)), key=lambda t: -len(t[0]))
+    if any(big[i:i + len(small)] == small for i in range(len(big) - len(small) + 1)):
+        return ib
+    best, joined = 0, None
+    for (p, ip), (q, iq) in (((x, ix), (y, iy)), ((y, iy), (x, ix))):
+        k = next(k for k in range(min(len(p), len(q)), -1, -1) if p[len(p) - k:] == q[:k])
+        if k > best:
+            best, joined = k, ip + iq[k:]
+    if joined is not None:
+        return joined
+    if not Counter(small) & Counter(big):
+        return ix + iy if x_first else iy + ix
+    extra = Counter(small) - Counter(big)
+    out = list(ib)
+    for row, i in zip(small, is_):
+        if extra[row] > 0:
+            extra[row] -= 1
+            out.append(i)
+    return out
 
 
 def datasets(cache_dir: str | Path | None = None) -> list[manifest.Manifest]:

@@ -13,6 +13,7 @@ fails does a slow pass find the first bad line so the error can name it.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -92,26 +93,30 @@ class ImportReport:
     rows: int = 0
     duplicates: int = 0
     days: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # cached days that failed their check
+    merged: dict[str, int] = field(default_factory=dict)  # cached days the rows were merged into -> rows added
 
 
 def read_bytes(path: Path) -> bytes:
-    """The decompressed content of a plain, .gz or single-member .zip file."""
+    """The decompressed content of a plain, .gz or single-member .zip file, without a UTF-8 byte
+    order mark (spreadsheets save one)."""
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
-                return f.read()
-        if path.suffix == ".zip":
+                data = f.read()
+        elif path.suffix == ".zip":
             with zipfile.ZipFile(path) as z:
                 members = [m for m in z.namelist() if not m.endswith("/")]
                 if len(members) != 1:
                     raise DataError(f"{path}: expected one file inside the zip, found {len(members)}")
-                return z.read(members[0])
-        return path.read_bytes()
+                data = z.read(members[0])
+        else:
+            data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
+    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def _lines(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -356,12 +361,14 @@ def combine(parsed: list[Parsed]) -> tuple[dict[str, np.ndarray], int]:
 def import_files(paths: list[str | Path], exchange: str, symbol: str, cache_dir: str | Path | None = None,
                  fmt: str = "auto") -> ImportReport:
     """Parse every file first (any error aborts before anything is written), then write the UTC
-    days they cover in one commit, replacing those days if already cached."""
+    days they cover in one commit. A day already cached is merged with the new rows (a partial day
+    adds to it, rows it already has are not repeated: `cache.merge_rows`); one failing its check is replaced."""
     if not paths:
         raise DataError("no files given to import")
     parsed = [read_file(p, fmt) for p in paths]
     cols, dup = combine(parsed)
     kind = parsed[0].kind
-    days, replaced = cache.store_days(exchange, symbol, kind, cols, f"import {', '.join(Path(p).name for p in paths)}",
-                                      cache_dir)
-    return ImportReport(kind, parsed, len(cols["ts"]), dup + sum(p.duplicates for p in parsed), days, replaced)
+    stored = cache.store_days(exchange, symbol, kind, cols, f"import {', '.join(Path(p).name for p in paths)}",
+                              cache_dir, merge=True)
+    return ImportReport(kind, parsed, len(cols["ts"]), dup + sum(p.duplicates for p in parsed), stored.written,
+                        stored.replaced, stored.merged)

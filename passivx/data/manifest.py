@@ -8,6 +8,7 @@ moment leaves the previous manifest and every file it names intact.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from passivx.errors import DataError
 FORMAT = 1
 MANIFEST = "manifest.json"
 _STALE_TMP_S = 24 * 3600
+_INT_KEYS = ("rows", "first_ts", "last_ts", "size")
 
 
 @dataclass
@@ -53,8 +55,36 @@ def load(directory: Path, exchange: str, symbol: str, kind: str) -> Manifest:
         raise DataError(f"{path}: unreadable manifest ({e}); delete {directory} and fetch the data again") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("days"), dict):
         raise DataError(f"{path}: not a passivx manifest (format {FORMAT}); delete {directory} and fetch the data again")
+    for day, entry in data["days"].items():
+        problem = _entry_problem(day, entry)
+        if problem:
+            raise DataError(f"{path}: day {day!r}: {problem}; remove that day from the manifest (or delete "
+                            f"{directory}) and fetch or import the day again")
     return Manifest(directory, data.get("exchange", exchange), data.get("symbol", symbol), data.get("kind", kind),
                     bool(data.get("synthetic", False)), data["days"])
+
+
+def _entry_problem(day: str, entry: object) -> str | None:
+    """Why a manifest day entry is unusable, or None: the key must be a date and the entry an object
+    naming a plain file name, with integer rows / first_ts / last_ts / size and a sha256."""
+    try:
+        if dt.date.fromisoformat(day).isoformat() != day:
+            raise ValueError
+    except ValueError:
+        return "not a date YYYY-MM-DD"
+    if not isinstance(entry, dict):
+        return f"the entry is {type(entry).__name__}, not an object"
+    name = entry.get("file")
+    if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
+        return "the entry has no 'file' (a file name in the data set's folder)" if name is None else \
+            f"'file' {name!r} is not a file name in the data set's folder"
+    for key in _INT_KEYS:
+        if not isinstance(entry.get(key), int) or isinstance(entry[key], bool) or entry[key] < 0:
+            return f"the entry has no {key!r} (an integer >= 0)"
+    sha = entry.get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64:
+        return "the entry has no 'sha256' (64 hex digits)"
+    return None
 
 
 @contextlib.contextmanager
@@ -81,12 +111,18 @@ def stamp(path: Path) -> list[int]:
 
 
 def commit(directory: Path, exchange: str, symbol: str, kind: str, new_days: dict[str, tuple[Path, dict]],
-           synthetic: bool = False) -> list[str]:
+           synthetic: bool = False, expect: dict[str, str | None] | None = None) -> list[str]:
     """Move each day's finished temp file into place and record it; return the days replaced.
 
-    `new_days` maps an ISO date to (temp file, entry with rows/first_ts/last_ts/size/sha256/source)."""
+    `new_days` maps an ISO date to (temp file, entry with rows/first_ts/last_ts/size/sha256/source).
+    `expect` maps days to the sha256 they must still have in the manifest (None: absent), for new days
+    derived from the cached ones; DataError (nothing committed) if another process changed them meanwhile."""
     with locked(directory):
         man = load(directory, exchange, symbol, kind)
+        for day, sha in (expect or {}).items():
+            if man.days.get(day, {}).get("sha256") != sha:
+                raise DataError(f"{exchange} {symbol} {kind} {day}: changed in the cache {directory} by another "
+                                f"process meanwhile; nothing was written, run the command again")
         replaced = sorted(d for d in new_days if d in man.days)
         for day, (tmp, entry) in new_days.items():
             final = directory / f"{day}.{entry['sha256'][:12]}.pxd"
