@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from passivx.calc import layout as L
-from passivx.calc.classic import classic_orders, initial_qty
+from passivx.calc.classic import classic_initial_qty, classic_orders
+from passivx.calc.contracts import min_entry_qty
 
 BUY, SELL = 1.0, -1.0
 
@@ -70,7 +73,7 @@ def test_bybit_inverse_initial_qty_3_885_rounds_down_to_3():
         mkt={"M_PRICE_STEP": 0.5, "M_QTY_STEP": 1.0, "M_MIN_QTY": 1.0, "M_INVERSE": 1.0},
         cfg={"C_ENTRY_QTY_PCT": 0.0021, "C_LEVERAGE": 50.0, "C_DO_SHORT": 0.0},
         st={"S_BALANCE": 0.001, "S_BEST_BID": 37000.0, "S_BEST_ASK": 37000.5, "S_TICK_EMA": 37000.0})
-    assert initial_qty(c, m, 0.001, 37000.0) == 3.0
+    assert classic_initial_qty(c, m, 0.001, 37000.0) == 3.0
     rows = orders(m, c, s)
     assert len(rows) == 1
     assert rows[0, L.O_PRICE] == 37000.0 and rows[0, L.O_QTY] == 3.0 and rows[0, L.O_SIDE] == BUY
@@ -81,7 +84,7 @@ def test_binance_ethusdt_initial_qty_0_084():
         mkt={"M_MIN_COST": 5.0},
         cfg={"C_ENTRY_QTY_PCT": 0.07, "C_LEVERAGE": 33.0, "C_DO_SHORT": 0.0},
         st={"S_BALANCE": 40.0, "S_BEST_BID": 1100.0, "S_BEST_ASK": 1100.01, "S_TICK_EMA": 1100.0})
-    assert initial_qty(c, m, 40.0, 1100.0) == 0.084
+    assert classic_initial_qty(c, m, 40.0, 1100.0) == 0.084
     rows = orders(m, c, s)
     assert col(rows, L.O_QTY) == [0.084] and col(rows, L.O_PRICE) == [1100.0]
 
@@ -413,6 +416,110 @@ def test_tp_duplicates_removed():
     assert col(cl, L.O_PRICE) == [101.0] and col(cl, L.O_QTY) == [0.1]
 
 
+def tp_min_close_0_05(side, size, min_markup=0.001, max_markup=0.005, **mkt):
+    """min_close_qty 0.05: q0(100) = round_dn(100/100*1*0.1) = 0.1, times 0.5; n_close_orders 10."""
+    m, c, s = tp_setup(side, size)
+    c[L.C_ENTRY_QTY_PCT], c[L.C_MIN_MARKUP], c[L.C_MAX_MARKUP] = 0.1, min_markup, max_markup
+    for name, value in mkt.items():
+        m[getattr(L, name)] = value
+    return m, c, s
+
+
+def test_tp_count_rounds_to_nearest_and_splits_from_the_lowest_price():
+    # Q 0.13 / min_close 0.05 = 2.6 -> n = 3 (floor would give 2): linspace(100.1, 100.5, 3), 0.2 % apart;
+    # round_up(0.13/3) = 0.044, three of them are 0.132: 0.001 off the two lowest prices
+    cl = closes(orders(*tp_min_close_0_05(1, 0.13)))
+    assert col(cl, L.O_PRICE) == [100.1, 100.3, 100.5] and col(cl, L.O_QTY) == [0.043, 0.043, 0.044]
+    assert col(cl, L.O_POS_SIZE_AFTER) == approx([0.087, 0.044, 0.0], abs=1e-12)
+    # short: 99.9, 99.7, 99.5 nearest first; its lowest prices are the farthest
+    cl = closes(orders(*tp_min_close_0_05(-1, -0.13)))
+    assert col(cl, L.O_PRICE) == [99.9, 99.7, 99.5] and col(cl, L.O_QTY) == [0.044, 0.043, 0.043]
+
+
+def test_tp_orders_may_be_below_min_close_qty():
+    # Q 0.084 = 1.68 x min_close -> n = round(1.68) = 2 orders of 0.042 < 0.05 at 100.1, 100.3 (0.2 % apart)
+    cl = closes(orders(*tp_min_close_0_05(1, 0.084, max_markup=0.003)))
+    assert col(cl, L.O_PRICE) == [100.1, 100.3] and col(cl, L.O_QTY) == [0.042, 0.042]
+    # 1.4 x min_close rounds to one order of all Q
+    cl = closes(orders(*tp_min_close_0_05(1, 0.07, max_markup=0.003)))
+    assert col(cl, L.O_PRICE) == [100.1] and col(cl, L.O_QTY) == [0.07]
+
+
+def test_tp_single_point_is_at_min_markup():
+    # n_close_orders 1: linspace of one point is P*(1+min_markup), never max_markup
+    m, c, s = tp_setup(1, 0.1)
+    c[L.C_N_CLOSE] = 1.0
+    assert col(closes(orders(m, c, s)), L.O_PRICE) == [100.05]
+    m, c, s = tp_setup(-1, -0.1)
+    c[L.C_N_CLOSE] = 1.0
+    assert col(closes(orders(m, c, s)), L.O_PRICE) == [99.95]
+
+
+def test_tp_exchange_minimum_still_binds():
+    # min_cost 5: min_entry_qty(100.1) = round_up(0.04995) = 0.05. The spec's 2 x 0.042 would be rejected:
+    # one order of all 0.084; the spec's 3 x ~0.043 of Q 0.13 become 2 x 0.065 at the two nearest prices
+    m, c, s = tp_min_close_0_05(1, 0.084, max_markup=0.003, M_MIN_COST=5.0)
+    cl = closes(orders(m, c, s))
+    assert col(cl, L.O_PRICE) == [100.1] and col(cl, L.O_QTY) == [0.084]
+    cl = closes(orders(*tp_min_close_0_05(1, 0.13, M_MIN_COST=5.0)))
+    assert col(cl, L.O_PRICE) == [100.1, 100.3] and col(cl, L.O_QTY) == [0.065, 0.065]
+    # a min_qty (0.045) under min_close but over the split binds the same way, short side too
+    cl = closes(orders(*tp_min_close_0_05(-1, -0.13, M_MIN_QTY=0.045)))
+    assert col(cl, L.O_PRICE) == [99.9, 99.7] and col(cl, L.O_QTY) == [0.065, 0.065]
+
+
+def test_tp_0_3_pct_rule_uses_the_kept_prices_before_the_exchange_minimum():
+    # 100.1, 100.55, 101.0 with ask 100.3: kept 100.55, 101.0 are 0.45 % apart -> all at the ask, even though
+    # the exchange minimum (min_cost 6: 0.06 > 0.05 each) would leave one order at 100.55
+    m, c, s = tp_setup(1, 0.1, S_BEST_ASK=100.3)
+    c[L.C_N_CLOSE], c[L.C_MIN_MARKUP], c[L.C_MAX_MARKUP] = 3.0, 0.001, 0.01
+    m[L.M_MIN_COST] = 6.0
+    cl = closes(orders(m, c, s))
+    assert col(cl, L.O_PRICE) == [100.3] and col(cl, L.O_QTY) == [0.1]
+
+
+def test_calc_cli_ethusdt_default_one_close_at_min_markup():
+    # issue 8 item 2: q0(2000) = min_entry_qty = 0.01 -> min_close 0.005, Q 0.01 -> n 2: 2001.0 and 2030.0
+    # are 1.45 % apart -> all at round_up(2000*1.0005) = 2001.0 (it used to go to max_markup, 2030.0)
+    from click.testing import CliRunner
+
+    from passivx.cli import main
+    config = Path(__file__).resolve().parents[1] / "configs/live/binance/ETHUSDT_default.json"
+    res = CliRunner().invoke(main, ["calc", str(config), "--exchange", "binance", "--price", "2000",
+                                    "--balance", "100", "--long-size", "0.01", "--long-price", "2000"])
+    assert res.exit_code == 0, res.output
+    cl = [o for o in json.loads(res.stdout)["orders"] if o["kind"] == "close"]
+    assert [(o["price"], o["qty"]) for o in cl] == [(2001.0, 0.01)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=hs.integers(1, 3000), side=hs.sampled_from([1, -1]), n_close=hs.integers(0, 25),
+       min_markup=hs.floats(0.0, 0.01), spread=hs.floats(0.0, 0.02), mult=hs.floats(0.0, 3.0),
+       min_qty=hs.sampled_from([0.0, 0.001, 0.01, 0.05]), min_cost=hs.sampled_from([0.0, 1.0, 5.0, 20.0]),
+       book_frac=hs.floats(-0.005, 0.03))
+def test_tp_properties(size, side, n_close, min_markup, spread, mult, min_qty, min_cost, book_frac):
+    """The closes sum to |Q| exactly, never cross the book, run nearest first, and each is at least the
+    exchange minimum at its price unless it is a single order of all |Q|."""
+    q = size / 1000
+    key = "S_LONG" if side > 0 else "S_SHORT"
+    book = round(100.0 * (1.0 + side * book_frac), 2)
+    m, c, s = vectors(mkt={"M_MIN_QTY": min_qty, "M_MIN_COST": min_cost},
+                      cfg={"C_LEVERAGE": 1.0, "C_N_ENTRY": 0.0, "C_N_CLOSE": float(n_close),
+                           "C_MIN_MARKUP": min_markup, "C_MAX_MARKUP": min_markup + spread,
+                           "C_MIN_CLOSE_QTY_MULT": mult, "C_ENTRY_QTY_PCT": 0.05},
+                      st={"S_BALANCE": 100.0, f"{key}_SIZE": side * q, f"{key}_PRICE": 100.0,
+                          "S_BEST_BID": book - 0.01 if side > 0 else book,
+                          "S_BEST_ASK": book if side > 0 else book + 0.01})
+    cl = closes(orders(m, c, s))
+    assert len(cl) >= 1 and sum(col(cl, L.O_QTY)) == approx(q, abs=1e-9)
+    assert cl[-1, L.O_POS_SIZE_AFTER] == approx(0.0, abs=1e-12)
+    prices = np.array(col(cl, L.O_PRICE))
+    assert (side * np.diff(prices) > 0).all()
+    assert (side * (prices - book) >= 0).all()
+    if len(cl) > 1:
+        assert all(qty >= min_entry_qty(p, m) for p, qty in zip(prices, col(cl, L.O_QTY)))
+
+
 # ---- soft stop loss --------------------------------------------------------------------------------------
 
 def test_stop_loss_by_distance_from_position_price():
@@ -534,6 +641,15 @@ PARITY_CASES = [
     ({"M_PRICE_STEP": 0.5, "M_QTY_STEP": 1.0, "M_MIN_QTY": 1.0, "M_INVERSE": 1.0}, {"C_GRID_COEF": 4.0},
      {"S_BALANCE": 0.01, "S_LONG_SIZE": 100.0, "S_LONG_PRICE": 40000.0, "S_BEST_BID": 39999.5,
       "S_BEST_ASK": 40000.0, "S_LAST_PRICE": 40000.0, "S_TICK_EMA": 40000.0}, True),
+    # take-profit count and split (0.043/0.043/0.044), 1.68 x min_close, the exchange minimum, one point
+    ({}, {"C_LEVERAGE": 1.0, "C_ENTRY_QTY_PCT": 0.1, "C_MIN_MARKUP": 0.001}, {"S_BALANCE": 100.0,
+     "S_LONG_SIZE": 0.13, "S_LONG_PRICE": 100.0}, False),
+    ({}, {"C_LEVERAGE": 1.0, "C_ENTRY_QTY_PCT": 0.1, "C_MIN_MARKUP": 0.001, "C_MAX_MARKUP": 0.003},
+     {"S_BALANCE": 100.0, "S_SHORT_SIZE": -0.084, "S_SHORT_PRICE": 100.0}, False),
+    ({"M_MIN_COST": 5.0}, {"C_LEVERAGE": 1.0, "C_ENTRY_QTY_PCT": 0.1, "C_MIN_MARKUP": 0.001},
+     {"S_BALANCE": 100.0, "S_LONG_SIZE": 0.13, "S_LONG_PRICE": 100.0}, False),
+    ({}, {"C_LEVERAGE": 1.0, "C_N_CLOSE": 1.0}, {"S_BALANCE": 100.0, "S_LONG_SIZE": 0.1, "S_LONG_PRICE": 100.0},
+     False),
 ]
 
 _PARITY_SCRIPT = """

@@ -11,7 +11,7 @@ from passivx.calc.layout import (
     O_POS_SIZE_AFTER, O_PRICE, O_QTY, O_REDUCE_ONLY, O_SIDE, O_SIZE, O_WE_AFTER, P_BACKWARDS_TP,
     P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS, P_WEL,
 )
-from passivx.calc.takeprofit import linspace, tp_grid, tp_prices
+from passivx.calc.takeprofit import linspace_point, linspace_step, tp_grid, tp_prices
 
 # price_step, qty_step, min_qty, min_cost, c_mult, inverse, maker, taker, mm, max_lev
 LINEAR = np.array([0.01, 0.001, 0.001, 5.0, 1.0, 0.0, 0.0002, 0.0005, 0.004, 100.0])
@@ -36,10 +36,12 @@ def grid(cfg, mkt, side, size, pos_price, balance, bid, ask):
     return out[:n]
 
 
-def test_linspace_matches_numpy():
-    for a, b, n in [(95.475, 96.425, 5), (102.0, 105.0, 7), (1.0, 1.0, 3), (3.0, 9.0, 1), (0.1, 0.7, 13)]:
-        np.testing.assert_array_equal(linspace(a, b, n), np.linspace(a, b, n))
-    assert linspace(1.0, 2.0, 0).size == 0
+def test_linspace_point_matches_numpy():
+    # the calculator's one linspace, to the bit; a single point is the first end (a), never the last
+    for a, b, n in [(95.475, 96.425, 5), (102.0, 105.0, 7), (1.0, 1.0, 3), (3.0, 9.0, 1), (0.1, 0.7, 13),
+                    (104.475, 103.425, 4), (2001.0, 2030.0, 1)]:
+        step = linspace_step(a, b, n)
+        assert [linspace_point(a, b, n, step, i) for i in range(n)] == list(np.linspace(a, b, n))
 
 
 def test_seed_002_prices_and_equal_qtys():
@@ -106,6 +108,21 @@ def test_one_kept_price_takes_all():
         assert len(rows) == 1 and rows[0, O_PRICE] == 96.43 and rows[0, O_QTY] == 5.0
     # ... but only if at least the min qty (round_up(5/96.43, 0.001) = 0.052)
     assert len(grid(make_cfg(0.005, 0.01, 5), LINEAR, 1, 0.051, 95.0, 1000.0, 96.29, 96.3)) == 0
+
+
+def test_one_point_is_at_min_markup():
+    # n_close_orders 1: the only point is P*(1 +- min_markup) (95.475 -> 95.48 up, 94.525 -> 94.52 down)
+    for backwards in (False, True):
+        rows = grid(make_cfg(0.005, 0.01, 1, backwards), LINEAR, 1, 5.0, 95.0, 1000.0, 94.99, 95.0)
+        assert rows[:, O_PRICE].tolist() == [95.48] and rows[:, O_QTY].tolist() == [5.0]
+        rows = grid(make_cfg(0.005, 0.01, 1, backwards), LINEAR, -1, -5.0, 95.0, 1000.0, 95.0, 95.01)
+        assert rows[:, O_PRICE].tolist() == [94.52] and rows[:, O_QTY].tolist() == [5.0]
+
+
+def test_short_prices_stay_positive():
+    # short P 1, markups 0.5 .. 1.1: points 0.5, 0.2, -0.1; a bid at or under zero is no price: 2 closes
+    rows = grid(make_cfg(0.5, 0.6, 3), LINEAR, -1, -100.0, 1.0, 1000.0, 0.99, 1.0)
+    assert rows[:, O_PRICE].tolist() == [0.5, 0.2] and rows[:, O_QTY].tolist() == [50.0, 50.0]
 
 
 def test_size_is_rounded_down_to_qty_step():

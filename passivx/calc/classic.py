@@ -13,6 +13,9 @@ Choices the spec leaves open:
   as a limit order fills it at once; the live engine sends it as a market order.
 - The take-profit grid is sized on `|Q|` minus the stop-loss qty (as the original bot did), so reduce-only
   orders never exceed the position. Close rows carry the position left after it and the closes before it.
+- Take-profit grid: the spec's count, prices and split (orders may be below min_close_qty), and on top the
+  exchange minimum: when the split would put an order under `min_entry_qty` at its price, the grid uses
+  the most of the nearest kept prices whose split meets it (one order of all |Q| when none does).
 - Wallet exposure columns are over the wallet balance `W`; sizing uses the balance used `B`.
 - `whole_grid` lists at most `WHOLE_GRID_NODES` re-entries per side (a floor-priced grid can be endless).
 """
@@ -26,11 +29,12 @@ from passivx.calc.layout import (
     C_BALANCE_PCT, C_DDOWN_FACTOR, C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_ENTRY_QTY_PCT, C_FUNDING_COLLECT,
     C_GRID_COEF, C_GRID_SPACING, C_LEVERAGE, C_MARKET_SL, C_MAX_MARKUP, C_MIN_CLOSE_QTY_MULT, C_MIN_MARKUP,
     C_N_CLOSE, C_N_ENTRY, C_SL_LIQ_DIFF, C_SL_POS_REDUCTION, C_SL_PPRICE_DIFF, K_CLOSE, K_ENTRY, K_STOP_LOSS,
-    M_PRICE_STEP, M_QTY_STEP, MAX_ORDERS, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
+    M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, MAX_ORDERS, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
     S_LONG_PRICE, S_LONG_SIZE, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.orders import put
-from passivx.calc.rounding import iround, round_, round_dn, round_up, steps
+from passivx.calc.rounding import iround, round_, round_dn, round_up
+from passivx.calc.takeprofit import keep_tp_prices
 
 WHOLE_GRID_NODES = MAX_ORDERS // 4
 SINGLE_TP_SPREAD = 0.003  # nearest two take-profit prices further apart than this: one order
@@ -43,8 +47,10 @@ def balance_used(cfg, st) -> float:
 
 
 @jit
-def initial_qty(cfg, mkt, bal: float, x: float) -> float:
-    """`q0(x)`: leveraged balance `bal` in contracts at the order's price `x`, times entry_qty_pct."""
+def classic_initial_qty(cfg, mkt, bal: float, x: float) -> float:
+    """Classic `q0(x)` (STRATEGY §2): leveraged balance `bal` in contracts at the order's price `x`, times
+    entry_qty_pct, rounded down (the modes' `recursive.initial_qty` is another rule: a share of W*WEL, rounded
+    to nearest)."""
     contracts = cost_to_qty(bal * cfg[C_LEVERAGE], x, mkt)
     return max(min_entry_qty(x, mkt), round_dn(contracts * abs(cfg[C_ENTRY_QTY_PCT]), mkt[M_QTY_STEP]))
 
@@ -112,7 +118,7 @@ def _initial_entry(cfg, mkt, st, side: float, whole_grid: bool, out, n: int) -> 
     bal = balance_used(cfg, st)
     if x <= 0.0 or bal <= 0.0:
         return n
-    qty = initial_qty(cfg, mkt, bal, x)
+    qty = classic_initial_qty(cfg, mkt, bal, x)
     size, price = new_position(0.0, 0.0, side * qty, x, mkt)
     n = put(out, n, side, side, K_ENTRY, x, qty, False, size, price,
             wallet_exposure(size, price, st[S_BALANCE], mkt))
@@ -146,19 +152,30 @@ def _close(mkt, st, side: float, size: float, price: float, kind: int, x: float,
 
 
 @jit
-def _tp_prices(cfg, mkt, st, side: float, price: float, n_points: int) -> np.ndarray:
-    """Distinct rounded take-profit prices that do not cross the book, nearest first."""
-    ps = mkt[M_PRICE_STEP]
-    lo = price * (1.0 + side * cfg[C_MIN_MARKUP])
-    hi = price * (1.0 + side * cfg[C_MAX_MARKUP])
-    raw = np.empty(n_points)
-    for i in range(n_points):
-        v = hi if i == n_points - 1 else lo + i * ((hi - lo) / (n_points - 1))
-        raw[i] = round_up(v, ps) if side > 0.0 else round_dn(v, ps)
-    uniq = np.unique(raw)  # ascending
-    if side > 0.0:
-        return uniq[uniq >= st[S_BEST_ASK]]
-    return np.ascontiguousarray(uniq[(uniq <= st[S_BEST_BID]) & (uniq > 0.0)][::-1])
+def _tp_share(qty: float, k: int, i: int, side: float, qs: float) -> float:
+    """Qty of take-profit `i` (nearest first) of `k` >= 2 sharing `qty`: `round_up(qty/k)`, one qty_step less
+    on as many orders as the sum exceeds `qty` by, from the lowest price up (long: the nearest first; short:
+    the farthest first)."""
+    each = round_up(qty / k, qs)
+    n_less = iround((each * k - qty) / qs)
+    rank_from_lowest = i if side > 0.0 else k - 1 - i
+    return round_(each - qs, qs) if rank_from_lowest < n_less else each
+
+
+@jit
+def _tp_count(mkt, kept, k: int, qty: float, side: float) -> int:
+    """The largest `j <= k` whose `_tp_share`s of `qty` over the `j` nearest kept prices all meet the exchange
+    minimum at their prices (and are at least a qty_step); 1 when none does."""
+    qs = mkt[M_QTY_STEP]
+    for j in range(k, 1, -1):
+        fits = True
+        for i in range(j):
+            if _tp_share(qty, j, i, side, qs) < max(qs, min_entry_qty(kept[i], mkt)):
+                fits = False
+                break
+        if fits:
+            return j
+    return 1
 
 
 @jit
@@ -166,29 +183,25 @@ def _take_profits(cfg, mkt, st, side: float, size: float, price: float, qty: flo
     """Write the take-profit grid closing `qty` of the position (size, price), nearest price first."""
     ps = mkt[M_PRICE_STEP]
     qs = mkt[M_QTY_STEP]
-    q0 = initial_qty(cfg, mkt, balance_used(cfg, st), price)
-    # the exchange floor is taken at the grid's lowest price, where min_cost needs the most contracts
-    lowest = price * (1.0 + cfg[C_MIN_MARKUP]) if side > 0.0 else price * (1.0 - cfg[C_MAX_MARKUP])
-    min_close = max(qs, min_entry_qty(lowest, mkt), round_dn(q0 * cfg[C_MIN_CLOSE_QTY_MULT], qs))
-    n_wanted = min(cfg[C_N_CLOSE], qty / min_close)
-    kept = _tp_prices(cfg, mkt, st, side, price, max(0, iround(n_wanted)))
-    # n rounds to nearest; never split into more orders than keep each at or above min_close
-    k = min(len(kept), max(1, int(np.floor(steps(qty, min_close)))))
+    q0 = classic_initial_qty(cfg, mkt, balance_used(cfg, st), price)
+    min_close = max(qs, mkt[M_MIN_QTY], round_dn(q0 * cfg[C_MIN_CLOSE_QTY_MULT], qs))
+    n_points = max(0, iround(min(cfg[C_N_CLOSE], qty / min_close)))
+    first = price * (1.0 + side * cfg[C_MIN_MARKUP])
+    kept = np.empty(n_points)
+    k, _ = keep_tp_prices(mkt, side, first, price * (1.0 + side * cfg[C_MAX_MARKUP]), n_points, True,
+                          st[S_BEST_BID], st[S_BEST_ASK], kept)
     if k == 0 or (k >= 2 and abs(kept[1] - kept[0]) / kept[0] > SINGLE_TP_SPREAD):
         if side > 0.0:
-            x = max(st[S_BEST_ASK], round_up(price * (1.0 + cfg[C_MIN_MARKUP]), ps))
+            x = max(st[S_BEST_ASK], round_up(first, ps))
         else:
-            x = min(st[S_BEST_BID], round_dn(price * (1.0 - cfg[C_MIN_MARKUP]), ps))
+            x = min(st[S_BEST_BID], round_dn(first, ps))
         return _close(mkt, st, side, size, price, K_CLOSE, x, qty, out, n)[0]
+    k = _tp_count(mkt, kept, k, qty, side)
     if k == 1:
         return _close(mkt, st, side, size, price, K_CLOSE, kept[0], qty, out, n)[0]
-    each = round_up(qty / k, qs)
-    n_short = iround((each * k - qty) / qs)  # orders one qty_step smaller, from the lowest price up
     for i in range(k):
-        rank_from_lowest = i if side > 0.0 else k - 1 - i
-        q = round_(each - qs, qs) if rank_from_lowest < n_short else each
-        if q > 0.0:
-            n, size, price = _close(mkt, st, side, size, price, K_CLOSE, kept[i], q, out, n)
+        n, size, price = _close(mkt, st, side, size, price, K_CLOSE, kept[i], _tp_share(qty, k, i, side, qs),
+                                out, n)
     return n
 
 

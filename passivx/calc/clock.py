@@ -10,15 +10,13 @@ from passivx.calc.contracts import cost_to_qty, min_entry_qty, new_position, wal
 from passivx.calc.crop import crop_qty, ema_band, side_position, side_timers
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    K_CLOSE, K_ENTRY, M_PRICE_STEP, M_QTY_STEP, P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE,
+    K_CLOSE, K_ENTRY, M_PRICE_STEP, M_QTY_STEP, MIN_DELAY_MS, P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE,
     P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY, P_QTY_PCT_CLOSE, P_QTY_PCT_ENTRY,
     P_WE_MULT_CLOSE, P_WE_MULT_ENTRY, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_NOW_MS,
 )
 from passivx.calc.orders import put
 from passivx.calc.rounding import round_, round_dn, round_up
 from passivx.calc.takeprofit import put_close
-
-MIN_DELAY_MS = 60_000.0
 
 
 @jit

@@ -129,3 +129,6 @@ K_CLOSE = 1
 K_STOP_LOSS = 2
 K_UNSTUCK = 3  # unstuck close (or legacy unstuck entry, with O_REDUCE_ONLY = 0)
 KIND_NAMES = ("entry", "close", "stop_loss", "unstuck")
+
+# ---- timers ---------------------------------------------------------------------------------
+MIN_DELAY_MS = 60_000.0  # shortest delay of a clock order or a timed auto-unstuck close (STRATEGY.md §3)

@@ -17,7 +17,8 @@ _MAX_NODES = 30
 
 @jit
 def initial_qty(cfg, base: int, mkt, balance: float, price: float) -> float:
-    """`q0 = max(min_entry_qty(price), round_(cost_to_qty(W*WEL*initial_qty_pct, price)))`."""
+    """The grid modes' `q0 = max(min_entry_qty(price), round_(cost_to_qty(W*WEL*initial_qty_pct, price)))`
+    (STRATEGY §3; the classic `q0` is another rule: `classic.classic_initial_qty`)."""
     cost = balance * cfg[base + P_WEL] * cfg[base + P_INITIAL_QTY_PCT]
     return max(min_entry_qty(price, mkt), round_(cost_to_qty(cost, price, mkt), mkt[M_QTY_STEP]))
 

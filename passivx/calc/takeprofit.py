@@ -1,4 +1,5 @@
-"""The take-profit grid of the modes (STRATEGY.md §3 "Take-profit grid"): frontwards and backwards_tp."""
+"""The take-profit grid of the modes (STRATEGY.md §3 "Take-profit grid"): frontwards and backwards_tp; its
+linspace and price rounding (`keep_tp_prices`) serve the classic grid too."""
 import numpy as np
 
 from passivx.calc.contracts import cost_to_qty, min_entry_qty, min_entry_qty_bound, new_position, wallet_exposure
@@ -12,18 +13,15 @@ from passivx.calc.rounding import iround, round_, round_dn, round_up
 
 
 @jit
-def linspace(a: float, b: float, n: int) -> np.ndarray:
-    """`np.linspace(a, b, n)` with NumPy's arithmetic (`i*step + a`, last point exactly `b`)."""
-    out = np.empty(max(n, 0))
-    step = (b - a) / (n - 1) if n > 1 else 0.0
-    for i in range(n):
-        out[i] = linspace_point(a, b, n, step, i)
-    return out
+def linspace_step(a: float, b: float, n: int) -> float:
+    """The `step` of `linspace_point`: `(b - a) / (n - 1)`, 0.0 when n <= 1."""
+    return (b - a) / (n - 1) if n > 1 else 0.0
 
 
 @jit
 def linspace_point(a: float, b: float, n: int, step: float, i: int) -> float:
-    """Point `i` of `linspace(a, b, n)`, `step` being `(b - a) / (n - 1)` (any value when n is 1)."""
+    """Point `i` of `np.linspace(a, b, n)` with NumPy's arithmetic: `i*step + a`, the last point exactly `b`,
+    a single point `a`; `step` is `linspace_step(a, b, n)`. The one linspace of the calculator."""
     if i == 0 and n == 1:
         return a
     if i == n - 1:
@@ -39,32 +37,32 @@ def round_close(price: float, side: int, step: float) -> float:
 
 @jit
 def _tp_points(cfg, base: int, mkt, side: int, pos_price: float, balance: float):
-    """(first, last, n, step) of the side's unrounded take-profit points `linspace(first, last, n)` (see
-    `linspace_point`); backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))`."""
+    """(first, last, n) of the side's unrounded take-profit points `linspace(first, last, n)`; backwards_tp
+    uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))`."""
     if cfg[base + P_BACKWARDS_TP] != 0.0:
         full = cost_to_qty(balance * cfg[base + P_WEL], pos_price, mkt)
         n = max(1, iround(min(cfg[base + P_N_CLOSE_ORDERS], full / min_entry_qty(pos_price, mkt))))
     else:
         n = iround(cfg[base + P_N_CLOSE_ORDERS])
-    n = max(n, 0)
     lo = cfg[base + P_MIN_MARKUP]
     a = pos_price * (1.0 + side * lo)
     b = pos_price * (1.0 + side * (lo + cfg[base + P_MARKUP_RANGE]))
-    return a, b, n, (b - a) / (n - 1) if n > 1 else 0.0
+    return a, b, max(n, 0)
 
 
 @jit
-def _keep_tp(cfg, base: int, mkt, side: int, a: float, b: float, n: int, step: float, best_bid: float,
-             best_ask: float, kept):
-    """Round the points of `_tp_points` into `kept` (size >= n) as `tp_prices` describes; return
-    (k kept, number of distinct prices)."""
-    backwards = cfg[base + P_BACKWARDS_TP] != 0.0
+def keep_tp_prices(mkt, side: int, a: float, b: float, n: int, dedupe: bool, best_bid: float, best_ask: float,
+                   kept):
+    """Round the `n` points of `linspace(a, b, n)` away from the position (`round_close`), drop repeats when
+    `dedupe`, and write those that do not cross the book (long >= best_ask, short <= best_bid, > 0) into `kept`
+    (size >= n), nearest first. Return (k kept, number of prices before the book filter)."""
+    step = linspace_step(a, b, n)
     k = 0
     n_all = 0
     prev = np.nan
     for i in range(n):
         p = round_close(linspace_point(a, b, n, step, i), side, mkt[M_PRICE_STEP])
-        if backwards and p == prev:
+        if dedupe and p == prev:
             continue
         prev = p
         n_all += 1
@@ -76,15 +74,16 @@ def _keep_tp(cfg, base: int, mkt, side: int, a: float, b: float, n: int, step: f
 
 @jit
 def _keeps(side: int, p: float, best_bid: float, best_ask: float) -> bool:
-    """Whether take-profit price `p` does not cross the book (long >= best_ask, short <= best_bid)."""
-    return (side > 0 and p >= best_ask) or (side < 0 and p <= best_bid)
+    """Whether take-profit price `p` does not cross the book (long >= best_ask, short <= best_bid and > 0)."""
+    return (side > 0 and p >= best_ask) or (side < 0 and 0.0 < p <= best_bid)
 
 
 @jit
 def first_tp_price(cfg, base: int, mkt, side: int, pos_price: float, balance: float, best_bid: float,
                    best_ask: float) -> float:
     """The nearest kept price of `tp_prices` (its first), NaN when none is kept; allocates nothing."""
-    a, b, n, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    a, b, n = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    step = linspace_step(a, b, n)
     for i in range(n):
         p = round_close(linspace_point(a, b, n, step, i), side, mkt[M_PRICE_STEP])
         if _keeps(side, p, best_bid, best_ask):
@@ -97,12 +96,12 @@ def tp_prices(cfg, base: int, mkt, side: int, pos_price: float, balance: float, 
               best_ask: float):
     """(kept prices nearest first, k kept, number of distinct prices) of the side's take-profit grid.
 
-    Kept prices do not cross the book (long >= best_ask, short <= best_bid). Frontwards keeps duplicate
+    Kept prices do not cross the book (long >= best_ask, short <= best_bid, > 0). Frontwards keeps duplicate
     prices; backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))` points and
     de-duplicates them."""
-    a, b, n, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    a, b, n = _tp_points(cfg, base, mkt, side, pos_price, balance)
     kept = np.empty(n)
-    k, n_all = _keep_tp(cfg, base, mkt, side, a, b, n, step, best_bid, best_ask, kept)
+    k, n_all = keep_tp_prices(mkt, side, a, b, n, cfg[base + P_BACKWARDS_TP] != 0.0, best_bid, best_ask, kept)
     return kept, k, n_all
 
 
@@ -172,10 +171,11 @@ def tp_grid(cfg, base: int, mkt, side: int, size: float, pos_price: float, balan
     if q == 0.0:
         return n
     size = side * q
-    a, b, n_points, step = _tp_points(cfg, base, mkt, side, pos_price, balance)
+    a, b, n_points = _tp_points(cfg, base, mkt, side, pos_price, balance)
     scratch = np.zeros(2 * n_points)  # kept prices, then their qtys: one allocation
     prices = scratch[:n_points]
-    k, n_all = _keep_tp(cfg, base, mkt, side, a, b, n_points, step, best_bid, best_ask, prices)
+    k, n_all = keep_tp_prices(mkt, side, a, b, n_points, cfg[base + P_BACKWARDS_TP] != 0.0, best_bid, best_ask,
+                              prices)
     if k == 0:
         n, _ = put_close(out, n, side, K_CLOSE, best_ask if side > 0 else best_bid, q, size, pos_price,
                          balance, mkt)

@@ -6,13 +6,11 @@ from passivx.calc.contracts import cost_to_qty, min_entry_qty, wallet_exposure
 from passivx.calc.crop import close_qty_to_target, ema_band, side_position, side_timers
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    C_LONG, C_SHORT, K_UNSTUCK, M_PRICE_STEP, M_QTY_STEP, P_AU_DELAY_MINUTES, P_AU_EMA_DIST,
+    C_LONG, C_SHORT, K_UNSTUCK, M_PRICE_STEP, M_QTY_STEP, MIN_DELAY_MS, P_AU_DELAY_MINUTES, P_AU_EMA_DIST,
     P_AU_QTY_PCT, P_AU_THRESHOLD, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_NOW_MS,
 )
 from passivx.calc.rounding import round_, round_dn, round_up
 from passivx.calc.takeprofit import first_tp_price, put_close
-
-_MIN_DELAY_MS = 60_000.0
 
 
 @jit
@@ -24,11 +22,12 @@ def legacy_unstuck(cfg) -> bool:
 
 @jit
 def au_delay_ms(cfg, base: int) -> float:
-    """Delay of the side's timed auto-unstuck close in ms; 0.0 in legacy mode (delay or qty_pct 0)."""
+    """Delay in ms of the side's timed auto-unstuck close, `max(MIN_DELAY_MS, delay minutes)`; 0.0 when the
+    side has none: auto-unstuck off (threshold 0) or legacy (delay or qty_pct 0)."""
     delay = cfg[base + P_AU_DELAY_MINUTES]
-    if delay == 0.0 or cfg[base + P_AU_QTY_PCT] == 0.0:
+    if cfg[base + P_AU_THRESHOLD] == 0.0 or delay == 0.0 or cfg[base + P_AU_QTY_PCT] == 0.0:
         return 0.0
-    return max(_MIN_DELAY_MS, delay * 60_000.0)
+    return max(MIN_DELAY_MS, delay * 60_000.0)
 
 
 @jit
