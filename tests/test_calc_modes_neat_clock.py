@@ -490,6 +490,12 @@ for side in (1, -1):
     res.append(t.neat(cfg, st, side, whole_grid=False))
     res.append(t.neat(cfg, t.make_st(balance=0.03, bid=30000.0, ask=30000.5, ema=30010.0,
                                      long=(300.0, 31000.0), short=(-250.0, 29000.0)), side, mkt=t.INVERSE))
+    plan = t.neat(cfg, t.make_st(balance=0.5, bid=30000.0, ask=30000.0, ema=30000.0), side, mkt=t.INVERSE)
+    pos = (plan[2, L.O_POS_SIZE_AFTER], plan[2, L.O_POS_PRICE_AFTER])  # nodes 0..2 filled: re-anchored
+    flat = (0.0, 0.0)
+    res.append(t.neat(cfg, t.make_st(balance=0.5, bid=plan[2, L.O_PRICE], ask=plan[2, L.O_PRICE], ema=30000.0,
+                                     long=pos if side > 0 else flat, short=pos if side < 0 else flat), side,
+                      mkt=t.INVERSE))
     c = t.clock_cfg(delay_weight_entry=1.3, delay_weight_close=0.7, we_mult_entry=1.1, qty_pct_entry=0.4)
     st = t.make_st(bid=97.3, ask=97.31, ema=(98.0, 99.0, 100.0), long=(8.8, 101.1), short=(-2.1, 95.0),
                    now=1e7)

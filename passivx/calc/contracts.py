@@ -27,10 +27,11 @@ def cost_to_qty(cost: float, price: float, mkt) -> float:
 
 @jit
 def min_entry_qty(price: float, mkt) -> float:
-    """Smallest order the exchange accepts at `price`."""
+    """Smallest order the exchange accepts at `price`: at least one qty step (a market without a minimum,
+    `min_qty = min_cost = 0`, still trades whole steps)."""
     if mkt[M_INVERSE] != 0.0:
-        return mkt[M_MIN_QTY]
-    return max(mkt[M_MIN_QTY], round_up(mkt[M_MIN_COST] / (price * mkt[M_C_MULT]), mkt[M_QTY_STEP]))
+        return max(mkt[M_MIN_QTY], mkt[M_QTY_STEP])
+    return max(mkt[M_MIN_QTY], mkt[M_QTY_STEP], round_up(mkt[M_MIN_COST] / (price * mkt[M_C_MULT]), mkt[M_QTY_STEP]))
 
 
 @jit
@@ -38,7 +39,7 @@ def min_entry_qty_bound(price: float, mkt) -> float:
     """A number >= `min_entry_qty(price)`, without its rounding (a rounded-up value exceeds its argument by
     less than a step): a qty at least this large needs no comparison with the exact minimum."""
     if mkt[M_INVERSE] != 0.0:
-        return mkt[M_MIN_QTY]
+        return max(mkt[M_MIN_QTY], mkt[M_QTY_STEP])
     return max(mkt[M_MIN_QTY], mkt[M_MIN_COST] / (price * mkt[M_C_MULT]) + mkt[M_QTY_STEP]) * (1.0 + 1e-9) + 1e-9
 
 

@@ -10,11 +10,16 @@ Re-anchoring with a position (Q, P): the anchor `a` is chosen so that the grid's
 cumulative size |Q| (filling the grid node by node, the last one partly, the last node's price continued past
 the end of the grid) has position price P. Sizes scale like `1/a` (linear) or `a` (inverse) while costs do
 not, so that price grows with `a`; a search starting at the unrounded model's answer finds it to half a price
-step (coarse qty steps make the price jump; then the nearest grid tried is used). So a position built by the grid gets the same grid back, and any other
-position gets the grid it would have had. Nodes whose cumulative size is within 1 % of |Q| count as filled;
-the first unfilled node takes the remainder (at least `min_entry_qty`), the nodes after it keep their planned
-qtys. Entry prices never rise above `P - price_step/2` (long; short: never under `P + price_step/2`) nor cross
-the book.
+step (coarse qty steps make the price jump; then the nearest grid tried is used). Nodes whose cumulative size
+is within 1 % of |Q| count as filled, in that price too. When |Q| is on a node, anchors on the price grid near
+the answer are tried for an exact match: a position built by a grid gets that grid back (linear or inverse,
+tested on random grids: exactly, or a price step off where rounding noise lets two anchors a step apart build
+the same position), and any other position gets the grid it would have had. The first unfilled node takes
+the remainder (at least `min_entry_qty`), the nodes after it keep their planned qtys. Entry prices never rise
+above `P - price_step/2` (long; short: never under `P + price_step/2`) nor cross the book.
+
+A position under 0.9 times the exchange minimum at p0 is dust and treated as flat; a market without a minimum
+(`min_qty = min_cost = 0`) still trades whole qty steps, so one qty step is the minimum there.
 """
 import math
 
@@ -37,6 +42,7 @@ from passivx.calc.takeprofit import linspace_point
 _FIT_ITERS = 40  # bound on each phase of the re-anchoring search
 _FILLED = 0.01  # a node within 1 % of its cumulative size counts as filled
 _FLAT = 0.9  # |Q| < 0.9*min_entry_qty(p0) is treated as flat
+_EXACT = 1e-9  # a position price matched to this fraction is an exact match (float noise)
 
 
 # rows of the per-call workspace: basespace fractions of prices and qtys, unit qty weights `t`, the grid
@@ -208,12 +214,19 @@ def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> 
 @jit
 def _price_at_size(ws, target: float, mkt) -> float:
     """Position price after filling the grid `ws[_P]`, `ws[_Q]` up to cumulative size `target` (past its
-    end: at the last price), from the summed size and cost of the fills."""
+    end: at the last price), from the summed size and cost of the fills. A `target` within `_FILLED` of a
+    node's cumulative size is taken as that size (the node counts as filled, as in `neat_entries`): else a
+    qty step more or less in an earlier node would add a sliver of the next node at its distant price."""
     n = ws.shape[1]
     size, cost = 0.0, 0.0
     for i in range(n):
         q = ws[_Q, i]
+        if size > 0.0 and target - size <= _FILLED * target:  # a sliver into node i: nodes < i only
+            target = size
+            break
         if size + q >= target or i == n - 1:
+            if 0.0 <= size + q - target <= _FILLED * (size + q):  # node i all but filled: all of it
+                target = size + q
             cost += qty_to_cost(target - size, ws[_P, i], mkt)
             break
         size += q
@@ -281,6 +294,72 @@ def _anchor_guess(cfg, base: int, mkt, side: int, balance: float, target: float,
 
 
 @jit
+def _too_high(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: float, k: int,
+              a: float, ws) -> float:
+    """Build the grid anchored at `a`; > 0 if the anchor sought lies below `a`, < 0 above, 0 at an exact
+    match: nodes `0..k` sum to `target` and have position price `pprice` (to float noise). While their sum
+    differs, it tells the side (qtys grow with the anchor for inverse, shrink for linear); then the
+    position price does."""
+    e = _fit(cfg, base, mkt, side, balance, target, pprice, a, ws)
+    cum = 0.0
+    for i in range(k + 1):
+        cum += ws[_Q, i]
+    d = round_(cum - target, mkt[M_QTY_STEP])
+    if d != 0.0:
+        return d if mkt[M_INVERSE] != 0.0 else -d
+    return 0.0 if abs(e) <= _EXACT * pprice else e
+
+
+@jit
+def _exact_anchor(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: float, k: int,
+                  ws) -> bool:
+    """Whether an anchor on the price grid has nodes `0..k` that are exactly the position (`_too_high` is
+    0); if so its grid is kept as the best one. Plans are anchored at a price on the grid, so a position a
+    plan built finds that plan again, where the search alone can stop many steps away: one qty step more or
+    less in a node moves the position price as much as many price steps of the anchor do.
+
+    From the best grid's first price, steps doubling away from it (as far as such qty steps can move the
+    anchor) until `_too_high` changes sign, then bisects the bracket down to neighbouring prices (qty sums
+    and position prices both grow with the anchor, as far as rounding lets them)."""
+    step = mkt[M_PRICE_STEP]
+    mid = ws[_BP, 0]
+    g0 = _too_high(cfg, base, mkt, side, balance, target, pprice, k, mid, ws)
+    if g0 == 0.0:
+        _keep(ws)
+        return True
+    lo, hi, d = 0, 0, 1
+    direction = -1 if g0 > 0.0 else 1
+    # how far one qty step more or less in each node can move the anchor: a few steps for fine qty steps
+    reach = 2.0 * (k + 1) * mkt[M_QTY_STEP] / target * cfg[base + P_GRID_SPAN] * mid + 2.0 * step
+    for _ in range(_FIT_ITERS):
+        a = round_(mid + direction * d * step, step)
+        if a < step or (d // 2) * step > reach:
+            return False
+        g = _too_high(cfg, base, mkt, side, balance, target, pprice, k, a, ws)
+        if g == 0.0:
+            _keep(ws)
+            return True
+        if (g > 0.0) != (g0 > 0.0):
+            hi = direction * d
+            break
+        lo = direction * d
+        d *= 2
+    else:
+        return False
+    while abs(hi - lo) > 1:
+        j = (lo + hi) // 2
+        g = _too_high(cfg, base, mkt, side, balance, target, pprice, k, round_(mid + j * step, step), ws)
+        if g == 0.0:
+            _keep(ws)
+            return True
+        if (g > 0.0) == (g0 > 0.0):
+            lo = j
+        else:
+            hi = j
+    return False
+
+
+@jit
 def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float, ws) -> None:
     """The grid re-anchored so that its position at cumulative size |size| has price `pprice`, into
     `ws[_BP]` (prices) and `ws[_BQ]` (qtys).
@@ -289,7 +368,8 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
     P if it has none); position prices scale about like the anchor, so it steps to `a*P/(P + error)`,
     twice as far each time the error hardly shrinks, until the sign changes; then secant steps inside the
     bracket (false position, Illinois variant, when they leave it) until the error is within half a price
-    step or the bracket is that narrow. The grid with the smallest error is kept."""
+    step or the bracket is that narrow. The grid with the smallest error is kept, unless |size| is on one
+    of its nodes and `_exact_anchor` finds a grid that holds the position exactly."""
     tol = 0.5 * mkt[M_PRICE_STEP]
     target = abs(size)
     a = _anchor_guess(cfg, base, mkt, side, balance, target, pprice, ws)
@@ -297,7 +377,7 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
         a = pprice
     fa = _fit(cfg, base, mkt, side, balance, target, pprice, a, ws)
     _keep(ws)
-    best_e = abs(fa)
+    best_a, best_e = a, abs(fa)
     b, fb = a, fa
     grow = 1.0
     for _ in range(_FIT_ITERS):
@@ -309,7 +389,7 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
         fb = _fit(cfg, base, mkt, side, balance, target, pprice, b, ws)
         if abs(fb) < best_e:
             _keep(ws)
-            best_e = abs(fb)
+            best_a, best_e = b, abs(fb)
         if fa * fb >= 0.0:  # not yet past the root
             if abs(fb) > 0.5 * abs(fa):
                 grow *= 2.0
@@ -326,13 +406,21 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
         fc = _fit(cfg, base, mkt, side, balance, target, pprice, c, ws)
         if abs(fc) < best_e:
             _keep(ws)
-            best_e = abs(fc)
+            best_a, best_e = c, abs(fc)
         x, fx = b, fb
         if fc * fb < 0.0:
             a, fa = b, fb
         else:
             fa *= 0.5
         b, fb = c, fc
+    if best_e <= _EXACT * pprice and best_a == ws[_BP, 0]:
+        return
+    cum = 0.0
+    for k in range(ws.shape[1]):  # |size| on node k (each node's qty may be rounded a step the other way)?
+        cum += ws[_BQ, k]
+        if abs(cum - target) <= max(_FILLED * target, (k + 1) * mkt[M_QTY_STEP]) and \
+                _exact_anchor(cfg, base, mkt, side, balance, target, pprice, k, ws):
+            return
 
 
 @jit
@@ -373,9 +461,9 @@ def _place(cfg, base: int, mkt, st, side: int, prices, qtys, k: int, first_qty: 
 def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: int) -> int:
     """Neat grid entries of `side` (nearest first) written from row `n`; returns the new row count.
 
-    Flat (or |Q| < 0.9*min_entry_qty(p0)): the initial entry at p0 (qty q0, less a dust position), and with
-    `whole_grid` the rest of the grid anchored at p0. With a position: the next unfilled node of the
-    re-anchored grid (module docstring), or with `whole_grid` every remaining node."""
+    Flat (or dust: |Q| < 0.9*min_entry_qty(p0)): the initial entry at p0 (qty q0, less the
+    dust), and with `whole_grid` the rest of the grid anchored at p0. With a position: the next unfilled
+    node of the re-anchored grid (module docstring), or with `whole_grid` every remaining node."""
     balance = st[S_BALANCE]
     if balance <= 0.0 or cfg[base + P_WEL] <= 0.0:
         return n
