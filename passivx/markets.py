@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from passivx.errors import MarketError
+from passivx.exchanges import canonical_exchange, market_id  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -95,24 +96,7 @@ class MarketSpec:
 # ---- lookup of known symbols ------------------------------------------------------------------
 # Exchange names: "binance" is Binance USDT-M futures, "bybit" is Bybit (inverse and linear);
 # "synthetic" is the built-in generated data set. Other names are allowed for imported data.
-EXCHANGE_ALIASES = {"binanceusdm": "binance", "binance-usdm": "binance", "binance_usdm": "binance",
-                    "bybit-inverse": "bybit", "bybit_inverse": "bybit"}
 SNAPSHOT_PATH = Path(__file__).with_name("markets_snapshot.json")
-
-
-def canonical_exchange(name: str) -> str:
-    """Lower-case exchange name with aliases resolved ("binanceusdm" -> "binance")."""
-    key = str(name).strip().lower()
-    return EXCHANGE_ALIASES.get(key, key)
-
-
-def market_id(symbol: str) -> str:
-    """Exchange market id from an id or a ccxt symbol: "BTC/USDT:USDT" -> "BTCUSDT", "btcusd" -> "BTCUSD"."""
-    s = str(symbol).strip()
-    if "/" in s:
-        base, rest = s.split("/", 1)
-        s = base + rest.split(":", 1)[0]
-    return s.upper()
 
 
 def _specs_from(data: dict, source: str) -> dict[str, dict]:
@@ -152,21 +136,12 @@ def cached_specs(exchange: str, cache_dir: str | Path | None = None) -> dict[str
     return _specs_from(data, str(path))
 
 
-def _ccxt_spec(m: dict, default: dict) -> dict:
-    """MarketSpec fields from one ccxt market (steps in TICK_SIZE precision mode)."""
-    limits = m.get("limits") or {}
-    spec = dict(default)
-    spec.update(price_step=float(m["precision"]["price"]), qty_step=float(m["precision"]["amount"]),
-                min_qty=float((limits.get("amount") or {}).get("min") or 0.0),
-                min_cost=float((limits.get("cost") or {}).get("min") or 0.0),
-                c_mult=float(m.get("contractSize") or 1.0), inverse=bool(m.get("inverse")))
-    for key, name in (("maker", "maker_fee"), ("taker", "taker_fee")):
-        if m.get(key) is not None:
-            spec[name] = float(m[key])
-    lev = (limits.get("leverage") or {}).get("max")
-    if lev:
-        spec["max_leverage"] = float(lev)
-    return spec
+def spec_from_ccxt(ad, m: dict, exchange: str) -> MarketSpec:
+    """The MarketSpec of one ccxt market, fees and margin defaults from the snapshot where ccxt has none."""
+    default = {k: v for k, v in MarketSpec(price_step=1, qty_step=1).to_dict().items()
+               if k in ("maker_fee", "taker_fee", "mm_rate", "max_leverage")}
+    default.update(_snapshot(exchange).get("defaults", {}))
+    return MarketSpec.from_dict(ad.spec_fields(m, default), f"{exchange} {m['id']}")
 
 
 def fetch_specs_online(exchange: str, cache_dir: str | Path | None = None) -> dict[str, dict]:
@@ -174,21 +149,19 @@ def fetch_specs_online(exchange: str, cache_dir: str | Path | None = None) -> di
     import time
 
     from passivx.data.atomic import write_json_atomic
-    from passivx.data.rest import ccxt_client, call
+    from passivx.exchanges import adapter
+    from passivx.exchanges.base import call
 
     ex = canonical_exchange(exchange)
-    client = ccxt_client(ex)
+    ad = adapter(ex)
+    client = ad.make_client()
     markets = call(client.load_markets, f"{ex} load_markets")
-    default = {k: v for k, v in MarketSpec(price_step=1, qty_step=1).to_dict().items()
-               if k in ("maker_fee", "taker_fee", "mm_rate", "max_leverage")}
-    default.update(_snapshot(ex).get("defaults", {}))
     specs = {}
-    for m in markets.values():
-        if m.get("swap") and m.get("active", True) is not False:
-            try:
-                specs[m["id"]] = MarketSpec.from_dict(_ccxt_spec(m, default), f"{ex} {m['id']}").to_dict()
-            except (MarketError, KeyError, TypeError, ValueError):
-                continue
+    for mid, m in ad.perpetuals(markets).items():
+        try:
+            specs[mid] = spec_from_ccxt(ad, m, ex).to_dict()
+        except (MarketError, KeyError, TypeError, ValueError):
+            continue
     path = cached_specs_path(ex, cache_dir)
     write_json_atomic(path, {"source": f"ccxt {ex} load_markets", "fetched": time.time(), "markets": specs})
     return specs

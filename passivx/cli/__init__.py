@@ -15,6 +15,7 @@ COMMANDS = {
     "download": "passivx.cli.data_cmd:download",
     "data": "passivx.cli.data_cmd:data",
     "backtest": "passivx.cli.backtest_cmd:backtest",
+    "live": "passivx.cli.live_cmd:live",
 }
 
 
