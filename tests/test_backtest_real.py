@@ -108,9 +108,10 @@ def test_shortcuts_match_the_exhaustive_replay_on_bitflyer_trades(name, bitflyer
     _same_run(CONFIGS[name], JPY, bitflyer, 10_000_000.0)
 
 
+@pytest.mark.parametrize("balance", [10_000.0, 100.0])  # 100: a few minimum orders (issue 8)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_shortcuts_match_the_exhaustive_replay_on_candles(name, candles):
-    _same_run(CONFIGS[name], BTC, candles, 10_000.0, candle_rows=True)
+def test_shortcuts_match_the_exhaustive_replay_on_candles(name, candles, balance):
+    _same_run(CONFIGS[name], BTC, candles, balance, candle_rows=True)
 
 
 def _tight(config: dict) -> dict:

@@ -13,6 +13,12 @@ balance, positions, fill timers and predicted funding:
   take-profit filters (long take-profits kept only if >= best_ask, short ones if <= best_bid) and the clock
   delays. The rows stay valid while the best bid stays above the highest bid row (none clamped) and does
   not rise to a short take-profit price the filter dropped; the mirror for asks (`thresholds`).
+- An order the calculator considered and left out comes back only when its inputs change: an entry
+  left out (grid-mode entries past 1.01 x WEL, a classic re-entry without room, a neat crop to nothing)
+  counts as a bid / ask at its unclamped price (`_missing_entry`; where that price cannot be told, the
+  rows hold only at the current book), and a position without any close freezes its side of the book
+  (`_closeless`). A recursive / neat switch whose initial entry price is clamped to the book likewise
+  holds only at that book.
 - Time enters only through the clock and timed auto-unstuck timers (`due_flags`, with the calculator's
   own `clock_delay`); the rows stay valid while none of them comes up.
 - The last price enters only the classic soft stop loss: in the price band around `r`'s where its
@@ -28,21 +34,23 @@ Hot functions read states inside the workspace `w` by offset (`passivx.backtest.
 """
 import math
 
-from passivx.calc.clock import clock_delay
+from passivx.calc.clock import clock_delay, clock_price
 from passivx.calc.contracts import cost_to_qty, liquidation_price, min_entry_qty, wallet_exposure
-from passivx.calc.classic import stop_loss_qty as classic_stop_loss_qty
-from passivx.calc.unstuck import au_delay_ms as timed_au_delay_ms
+from passivx.calc.classic import balance_used, reentry as classic_reentry, stop_loss_qty as classic_stop_loss_qty
 from passivx.calc.jit import jit, jit_inline
 from passivx.calc.layout import (
-    C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_FUNDING_COLLECT, C_LONG, C_MIN_MARKUP, C_SHORT, C_SL_LIQ_DIFF,
+    C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_FUNDING_COLLECT, C_LONG, C_MIN_MARKUP, C_N_ENTRY, C_SHORT, C_SL_LIQ_DIFF,
     C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP, O_KIND,
     O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD, P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE,
     P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY, P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT,
     P_MIN_MARKUP, P_RENTRY_PPRICE_DIST, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0,
     S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
-from passivx.calc.takeprofit import round_close, tp_prices
-from passivx.calc.rounding import round_
+from passivx.calc.modes import WE_TOLERANCE
+from passivx.calc.neat import neat_entries
+from passivx.calc.recursive import entry_node
+from passivx.calc.takeprofit import first_tp_price, round_close, tp_prices
+from passivx.calc.rounding import iround, round_
 from passivx.calc.unstuck import legacy_unstuck
 from passivx.backtest.layout import (
     BK_ALIVE, BK_FIXED, BK_MARKET, E_AU_DELAY, E_BA_HI, E_BA_LO, E_BB_HI, E_BB_LO, E_EXHAUSTIVE, E_FIXED_OK,
@@ -62,14 +70,6 @@ _X_NEAR = 1.005  # or only this factor when that keeps a switch off that the wid
 def _base(k: int) -> int:
     """Workspace offset of side k's block of the config vector."""
     return W_CFG + (C_LONG if k == 0 else C_SHORT)
-
-
-@jit
-def au_delay_ms(cfg, base: int) -> float:
-    """Delay of the side's timed auto-unstuck close (0: legacy or no auto-unstuck)."""
-    if cfg[base + P_AU_THRESHOLD] == 0.0:
-        return 0.0
-    return timed_au_delay_ms(cfg, base)
 
 
 @jit
@@ -125,10 +125,94 @@ def next_timer(w, o: int) -> float:
 
 
 @jit
-def thresholds(w, bk, n: int) -> None:
-    """Best bid / ask limits within which `n` book rows computed at the book decision stay valid."""
+def _missing_entry(w, bk, n: int, out, k: int) -> float:
+    """Unclamped price of the entry of side k that the calculator considered for the book decision and
+    left out (grid-mode entries past 1.01 x WEL, a classic re-entry with no room, a neat crop to nothing),
+    as a price the book must not reach: such an entry's price is `min(best_bid, its own price)` (short:
+    `max`), so it stays out while the book stays beyond that price. -inf (short: inf) when the side has an
+    entry row or none can come back whatever the book does; inf (short: -inf) when this cannot be told.
+    `out` is scratch space for the calculator."""
+    side = 1 - 2 * k
+    none, unknown = -side * math.inf, side * math.inf
+    for r in range(n):
+        if bk[r, O_POS_SIDE] == side and bk[r, O_SIDE] == side:
+            return none
+    mode = int(w[E_MODE])
+    cfg, mkt, st = cfg_of(w), mkt_of(w), decision_at(w, W_BST)
+    size, pos_price = position(w, W_BST, k)
+    if mode == MODE_CLASSIC:  # re-entries of a position: the first one is clamped to the book
+        bal = balance_used(cfg, st)
+        if size == 0.0 or iround(cfg[C_N_ENTRY]) < 1 or bal <= 0.0:
+            return none
+        return classic_reentry(cfg, mkt, bal, side, size, pos_price, unknown)[0]
+    base = _base(k) - W_CFG
+    balance, wel = st[S_BALANCE], cfg[base + P_WEL]
+    if cfg[base + P_ENABLED] == 0.0 or balance <= 0.0:
+        return none
+    if mode == MODE_RECURSIVE:  # every other reason to place nothing holds whatever the book
+        node = entry_node(cfg, base, mkt, st, side, size, pos_price, unknown, legacy_unstuck(cfg))
+        return node[1] if node[0] > 0.0 else none
+    we = wallet_exposure(size, pos_price, balance, mkt)
+    if mode == MODE_CLOCK:
+        if not we < 0.99 * wel or (size != 0.0 and not due_flags(w, W_BST) >> (3 * k) & 1):
+            return none
+    elif we > wel * WE_TOLERANCE:  # neat: any entry would take exposure past the tolerance
+        return none
+    book = W_BST + (S_BEST_BID if k == 0 else S_BEST_ASK)
+    held = w[book]
+    w[book] = unknown
+    if mode == MODE_CLOCK:
+        price = clock_price(mkt, st, side, side, cfg[base + P_EMA_DIST_ENTRY])
+    else:
+        price = out[0, O_PRICE] if neat_entries(cfg, base, mkt, st, side, False, out, 0) > 0 else unknown
+    w[book] = held
+    return price
+
+
+@jit
+def _nearest_take_profit(w, k: int) -> float:
+    """Grid modes: the nearest take-profit price of side k that the book filter keeps at the book decision
+    (whether or not a close row sits there: the split of the qty depends on how many are kept); -inf
+    (short: inf) when none."""
+    side = 1 - 2 * k
+    size, pos_price = position(w, W_BST, k)
+    if size != 0.0:
+        p = first_tp_price(cfg_of(w), _base(k) - W_CFG, mkt_of(w), side, pos_price, w[W_BST + S_BALANCE],
+                           w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK])
+        if not math.isnan(p):
+            return p
+    return -side * math.inf
+
+
+@jit
+def _closeless(w, bk, n: int, k: int) -> bool:
+    """Whether side k holds a position and the rows have no close of it."""
+    side = 1 - 2 * k
+    if position(w, W_BST, k)[0] == 0.0:
+        return False
+    for r in range(n):
+        if bk[r, O_POS_SIDE] == side and bk[r, O_SIDE] == -side:
+            return False
+    return True
+
+
+@jit
+def thresholds(w, bk, n: int, out) -> None:
+    """Best bid / ask limits within which `n` book rows computed at the book decision stay valid (`out`:
+    scratch rows for `_missing_entry`)."""
     bb, ba = w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK]
-    hb, la = -math.inf, math.inf
+    # an entry the calculator left out counts as a row at its unclamped price: it may come back (or
+    # change) once the book reaches that price
+    hb, la = _missing_entry(w, bk, n, out, 0), _missing_entry(w, bk, n, out, 1)
+    # a position without any close (a remainder under the minimum at its take-profit price) gets one at
+    # the top of the book once the filter drops that price: the rows hold only at this book
+    if _closeless(w, bk, n, 1):
+        hb = math.inf
+    if _closeless(w, bk, n, 0):
+        la = -math.inf
+    if int(w[E_MODE]) != MODE_CLASSIC:  # the take-profit split changes once the book reaches a kept price
+        hb = max(hb, _nearest_take_profit(w, 1))
+        la = min(la, _nearest_take_profit(w, 0))
     for r in range(n):
         if bk[r, BK_MARKET] != 0.0:
             continue
@@ -238,6 +322,26 @@ def _entry_x(w, o: int, k: int) -> float:
 
 
 @jit
+def _entry_clamped(w, k: int) -> bool:
+    """Whether side k's initial entry price at the book decision is (or, within rounding, may be) the best
+    bid (long) / ask (short)."""
+    lower, upper = band(w, W_BST, k)
+    d = w[_base(k) + P_INITIAL_EPRICE_EMA_DIST]
+    if k == 0:
+        return lower * (1.0 - d) * (1.0 + _REL) >= w[W_BST + S_BEST_BID]
+    return upper * (1.0 + d) * (1.0 - _REL) <= w[W_BST + S_BEST_ASK]
+
+
+@jit
+def _freeze_book(w, k: int) -> None:
+    """The book decision's rows hold only while side k's book price (long: best bid) stays where it is."""
+    if k == 0:
+        w[E_BB_LO] = w[E_BB_HI] = w[W_BST + S_BEST_BID]
+    else:
+        w[E_BA_LO] = w[E_BA_HI] = w[W_BST + S_BEST_ASK]
+
+
+@jit
 def _flip_possible(w, mkt, k: int, x_lo: float, x_hi: float) -> bool:
     """Whether, for an initial entry price between `x_lo` and `x_hi` (before rounding), side k's position
     at the book decision is small enough for the EMA-priced entry to appear: recursive `|Q| < 0.8*q0`
@@ -292,6 +396,8 @@ def _side_rules(w, k: int, flags: int) -> None:
                 if possible and not _flip_possible(w, mkt, k, x / _X_NEAR, x * _X_NEAR):
                     possible, reach = False, _X_NEAR
                 w[E_X_LO + k], w[E_X_HI + k] = x / reach, x * reach
+                if possible and _entry_clamped(w, k):  # the switch moves with the book: rows hold only at it
+                    _freeze_book(w, k)
             if size == 0.0 or possible:
                 entry = _nearer(side, entry, 1.0 - side * w[b + P_INITIAL_EPRICE_EMA_DIST])
             if possible:  # the re-entry a partial initial entry stands for, or the re-anchored neat grid
@@ -381,10 +487,10 @@ def stop_loss_qty(w, o: int) -> float:
 
 
 @jit
-def reference(w, bk, n: int) -> None:
+def reference(w, bk, n: int, out) -> None:
     """Everything `landing_outcome` needs about `n` rows just computed at the book decision (the rows
-    filled since that decision already dropped)."""
-    thresholds(w, bk, n)
+    filled since that decision already dropped; `out`: scratch rows)."""
+    thresholds(w, bk, n, out)
     w[E_REF_SL] = stop_loss_qty(w, W_BST)
     flags = due_flags(w, W_BST)
     w[E_REF_DUE] = flags
@@ -425,9 +531,11 @@ def landing_outcome(w, o: int, version: float) -> int:
             return 0
     elif w[o + S_NOW_MS] >= w[E_T_FLIP]:
         return 0
+    if not _stale_ok(w, o):
+        return 0
     for j in range(6):
         if w[o + S_LONG_EMA0 + j] != w[W_RST + S_LONG_EMA0 + j]:
-            return 2 if _stale_ok(w, o) else 0
+            return 2
     return 1
 
 

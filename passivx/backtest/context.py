@@ -9,9 +9,9 @@ import numpy as np
 
 from passivx.calc import layout as L
 from passivx.calc.ema import band_alphas, ema_alpha
+from passivx.calc.unstuck import au_delay_ms
 from passivx.backtest import engine
 from passivx.backtest import layout as B
-from passivx.backtest.bounds import au_delay_ms
 
 _NO_SIDES = np.zeros(0, dtype=np.int8)
 

@@ -177,7 +177,7 @@ def _recompute(w, out, bk, rf) -> None:
     w[E_REF_OK] = 1.0
     w[E_REF_VERSION] = decision[R_VERSION]
     drop_filled(bk, n, rf, w, decision[R_SEQ])
-    reference(w, bk, n)
+    reference(w, bk, n, out)
     _set_exact(w, bk)
 
 

@@ -150,7 +150,7 @@ def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool 
     stats.update(exchange=ex, symbol=sym, config_name=config.config_name, mode=config.mode, data=kind,
                  start_date=settings.start_date, end_date=settings.end_date,
                  starting_balance=float(settings.starting_balance),
-                 latency_simulation_ms=float(settings.latency_simulation_ms), pace_ms=B.PACE_MS,
+                 latency_simulation_ms=float(settings.latency_simulation_ms), pace_ms=B.PACE_MS, exhaustive=exhaustive,
                  funding_source=_funding_label(settings))
     return BacktestResult(stats, fills, ctx.samples(), settings, config, spec, ex, sym)
 

@@ -18,8 +18,11 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write the result files into this folder (default backtests/EXCHANGE/SYMBOL/CONFIG/TIME).")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
+@click.option("--exhaustive", is_flag=True,
+              help="Reference mode: recompute the orders at every decision instead of only when they can "
+                   "change (slower; the fills must be identical, a check of the shortcuts on your data).")
 def backtest(settings_path: str, config_path: str | None, jit: bool, start: str | None, end: str | None,
-             out_dir: str | None, plots: bool) -> None:
+             out_dir: str | None, plots: bool, exhaustive: bool) -> None:
     """Backtest a live config over the cached trades (or candles) the SETTINGS.hjson names.
 
     Prints a summary and writes stats.json, fills.csv, equity.csv, config.json, settings.json and plots
@@ -44,7 +47,7 @@ def backtest(settings_path: str, config_path: str | None, jit: bool, start: str 
     from passivx.backtest.report import summary, write_results
     from passivx.backtest.runner import run_backtest
 
-    result = run_backtest(settings, config, progress=True)
+    result = run_backtest(settings, config, progress=True, exhaustive=exhaustive)
     dest = write_results(result, out_dir, plots=plots)
     click.echo(summary(result))
     click.echo(f"results: {dest}")
