@@ -172,8 +172,8 @@ def _missing_entry(w, bk, n: int, out, k: int) -> float:
 @jit
 def _nearest_take_profit(w, k: int) -> float:
     """Grid modes: the nearest take-profit price of side k that the book filter keeps at the book decision
-    (whether or not a close row sits there: the split of the qty depends on how many are kept); -inf
-    (short: inf) when none."""
+    (whether or not a close row sits there: the split of the qty depends on how many are kept); inf
+    (short: -inf) when none (with a position, the close then sits at the top of the book, a row)."""
     side = 1 - 2 * k
     size, pos_price = position(w, W_BST, k)
     if size != 0.0:
@@ -181,7 +181,7 @@ def _nearest_take_profit(w, k: int) -> float:
                            w[W_BST + S_BEST_BID], w[W_BST + S_BEST_ASK])
         if not math.isnan(p):
             return p
-    return -side * math.inf
+    return side * math.inf
 
 
 @jit
@@ -552,6 +552,11 @@ def stale_bounds(w) -> None:
         lower_short, upper_short = band(w, W_BST, 1)
         bid = max(lower_long * w[E_M_ENTRY], lower_short * w[E_M_CLOSE + 1], w[E_FLIP_BID])
         ask = min(upper_short * w[E_M_ENTRY + 1], upper_long * w[E_M_CLOSE], w[E_FLIP_ASK])
+        if int(w[E_MODE]) != MODE_CLOCK:  # an auto-unstuck close switching off gives its qty back to the grid
+            if w[E_M_CLOSE] != math.inf:
+                ask = min(ask, _nearest_take_profit(w, 0))
+            if w[E_M_CLOSE + 1] != 0.0:
+                bid = max(bid, _nearest_take_profit(w, 1))
     ps = w[W_MKT + M_PRICE_STEP]
     w[E_UB_EMA] = min(bb, bid + ps)
     w[E_LB_EMA] = max(ba, ask - ps)
