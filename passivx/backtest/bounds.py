@@ -220,11 +220,12 @@ def thresholds(w, bk, n: int, out) -> None:
             hb = max(hb, bk[r, O_PRICE])
         else:
             la = min(la, bk[r, O_PRICE])
-    if hb >= bb:
+    # a row within rounding noise of the book (106.07 against a print of 106.07000000000001) is clamped to it
+    if hb >= bb * (1.0 - _REL):
         w[E_BB_LO], w[E_BB_HI] = bb, bb
     else:
         w[E_BB_LO], w[E_BB_HI] = hb, math.inf
-    if la <= ba:
+    if la <= ba * (1.0 + _REL):
         w[E_BA_LO], w[E_BA_HI] = ba, ba
     else:
         w[E_BA_LO], w[E_BA_HI] = -math.inf, la
