@@ -16,7 +16,9 @@ Keys (required unless a default is given):
 - `cache_dir` (null): the data cache (default $PASSIVX_CACHE_DIR, else ./cache).
 - Optimizer (issue "Jackrabbit optimizer"): `n_jackrabbit_iterations` (100); `ranges` ({}): dotted
   parameter name -> [min, max] or [min, max, step] (names of `passivx.config.live.param_ranges`);
-  `constraints` ({}): any of the `CONSTRAINTS` keys.
+  `constraints` ({}): any of the `CONSTRAINTS` keys; `objective` ("adg"): the stats key to maximise
+  ("-key" minimises it); `validation_start_date`, `validation_end_date` (null): a range the best candidate
+  is also backtested on, never used to choose it (`passivx.optimize`).
 """
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ def _market(value: Any) -> dict:
         if not ok:
             raise ValueError(f"{key} must be {'true or false' if key == 'inverse' else 'a number'}, got {show(v)}")
     return dict(value)
+
+
+def _date_or_null(value: Any) -> str | None:
+    return None if value is None else _date(value)
 
 
 def _funding(value: Any) -> float | str | None:
@@ -136,6 +142,9 @@ SPEC: dict[str, Field] = {
     "n_jackrabbit_iterations": integer(1, 10_000_000, default=100),
     "ranges": _custom(_ranges, "an object {parameter: [min, max]}", default={}),
     "constraints": _custom(_constraints, "an object of constraints", default={}),
+    "objective": string(default="adg"),
+    "validation_start_date": _custom(_date_or_null, "null or a date YYYY-MM-DD", default=None),
+    "validation_end_date": _custom(_date_or_null, "null or a date YYYY-MM-DD", default=None),
 }
 
 
@@ -179,6 +188,14 @@ class BacktestSettings:
         for key, value in (("start_date", start), ("end_date", end)):
             if value is not None:
                 data[key] = value
+        try:
+            first, last = (dt.date.fromisoformat(str(data[k])) for k in ("start_date", "end_date"))
+        except ValueError:
+            first = last = None  # parse_backtest_settings names the bad date
+        if (start is not None or end is not None) and first and last and last < first:
+            said = [f"--start {first}" if start is not None else f"start_date {first} of {self.source}",
+                    f"--end {last}" if end is not None else f"end_date {last} of {self.source}"]
+            raise ConfigError(f"{said[1]} is before {said[0]}; give --start on or before --end")
         return parse_backtest_settings(data, self.source)
 
 

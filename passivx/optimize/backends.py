@@ -1,0 +1,145 @@
+"""Where candidates run: a local pool of worker processes, or a Dask distributed cluster. Both take
+`submit(k, cfg)` (the calculator's config vector of candidate k) and hand back futures whose result is
+`evaluate.evaluate`'s (k, stats, timing); `wait(futures)` returns those done (at least one). Which backend
+ran a candidate changes nothing in its result. The local pool talks to each worker over its own pipe:
+two candidates in flight per worker, no pickling of the job per task, no helper threads."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import deque
+from multiprocessing.connection import wait as wait_conn
+
+from passivx.errors import PassivxError
+from passivx.optimize.evaluate import Job, evaluate, worker_main
+
+
+DEPTH = 2  # candidates sent to a worker ahead of its results
+
+
+class _Dead(PassivxError):
+    """A worker process is gone."""
+
+
+class _Task:
+    """A local candidate: `done()` and `result()` like a future's."""
+
+    def __init__(self, k: int, cfg) -> None:
+        self.task, self._answer = (k, cfg), None
+
+    def done(self) -> bool:
+        return self._answer is not None
+
+    def result(self):
+        ok, value = self._answer
+        if not ok:
+            raise value
+        return value
+
+
+class LocalBackend:
+    """`workers` spawned processes, each opening the data once (`evaluate.worker_main`), fed one candidate
+    at a time over a pipe; returns once every worker has loaded the data and the engine."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.workers, self._procs = workers, []
+        self._queue: deque[_Task] = deque()
+        for _ in range(workers):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(theirs, job), daemon=True)
+            proc.start()
+            theirs.close()
+            self._procs.append((proc, mine))
+        self._sent: dict = {}  # connection of a live worker -> its tasks in flight, oldest first
+        for _, conn in self._procs:
+            answer = self._receive(conn)
+            if not answer[0]:
+                self.close()
+                raise answer[1]
+            self._sent[conn] = deque()
+
+    @staticmethod
+    def _receive(conn) -> tuple[bool, object]:
+        try:
+            return conn.recv()
+        except (EOFError, OSError):
+            return False, _Dead("a worker process ended unexpectedly (out of memory? killed?); what is done is "
+                                "saved: continue the run with --resume")
+
+    def submit(self, k: int, cfg) -> _Task:
+        task = _Task(k, cfg)
+        self._queue.append(task)
+        self._dispatch()
+        return task
+
+    def _dispatch(self) -> None:
+        """Give each worker up to DEPTH tasks: the next is waiting in its pipe when it finishes one."""
+        while self._queue and self._sent:
+            conn = min(self._sent, key=lambda c: len(self._sent[c]))
+            if len(self._sent[conn]) >= DEPTH:
+                return
+            task = self._queue.popleft()
+            conn.send(task.task)
+            self._sent[conn].append(task)
+
+    def wait(self, pending) -> set:
+        while not any(t.done() for t in pending):
+            busy = [c for c, tasks in self._sent.items() if tasks]
+            if not busy:
+                raise PassivxError("every worker process has ended; nothing can run")
+            for conn in wait_conn(busy):
+                answer = self._receive(conn)
+                if isinstance(answer[1], _Dead):
+                    for task in self._sent.pop(conn):
+                        task._answer = answer
+                else:
+                    self._sent[conn].popleft()._answer = answer
+            self._dispatch()
+        return {t for t in pending if t.done()}
+
+    def close(self) -> None:
+        for proc, conn in self._procs:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc, conn in self._procs:
+            proc.join(timeout=10)  # a worker finishes the candidate it is on
+            if proc.is_alive():
+                proc.terminate()
+            conn.close()
+        self._procs = []
+
+
+class DaskBackend:
+    """The workers of the Dask scheduler at `address` (each needs passivx and the data cache)."""
+
+    def __init__(self, job: Job, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PassivxError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        self.job = job
+        try:
+            self._client = Client(address, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise PassivxError(f"cannot reach the Dask scheduler at {address} ({e})") from None
+        self.workers = max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, k: int, cfg):
+        return self._client.submit(evaluate, self.job, k, cfg, pure=False)
+
+    @staticmethod
+    def wait(futures) -> set:
+        done = {f for f in futures if f.done()}
+        if not done:
+            event = threading.Event()
+            for f in futures:
+                f.add_done_callback(lambda _: event.set())
+            event.wait()
+            done = {f for f in futures if f.done()}
+        return done
+
+    def close(self) -> None:
+        self._client.close()
