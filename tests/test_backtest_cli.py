@@ -17,8 +17,8 @@ SAMPLE = DATA / "trades" / "binance-usdm_BTCUSDT_trades_2024-08-08.csv"
 STATS_KEYS = ("final_balance", "final_equity", "gain", "adg", "max_drawdown", "closest_liquidation",
               "hours_stuck_max", "n_fills", "n_entries", "n_closes", "n_stop_losses", "n_unstuck", "fees_paid",
               "volume", "liquidated", "trades_processed", "seconds")
-RESULT_FILES = ("stats.json", "fills.csv", "equity.csv", "config.json", "settings.json", "price.png",
-                "balance_equity.png", "position.png", "drawdown.png")
+RESULT_FILES = ("stats.json", "fills.csv", "equity.csv", "daily.csv", "config.json", "settings.json", "price.png",
+                "balance_equity.png", "position.png", "drawdown.png", "report.html")
 TIGHT_SIDE = {"enabled": True, "ema_span_0": 1, "ema_span_1": 2, "wallet_exposure_limit": 1.0,
               "min_markup": 0.0002, "markup_range": 0.0004, "n_close_orders": 3, "backwards_tp": False,
               "initial_qty_pct": 0.05, "initial_eprice_ema_dist": 0.0, "ddown_factor": 0.7,
@@ -113,11 +113,6 @@ def test_plain_python_and_jit_give_identical_fills_and_stats(tmp_path, sample_ca
     assert results["--jit"] == results[None]
 
 
-def test_without_config_the_optimizer_is_not_available_yet(tmp_path, sample_cache):
-    cache, settings, _ = sample_cache
-    one_line_error(passivx(str(settings), cwd=tmp_path, cache=cache), "optimizer", "not available", "--config")
-
-
 def test_bad_settings_give_one_line(tmp_path, sample_cache):
     cache, settings, config = sample_cache
     bad = tmp_path / "bad.hjson"
@@ -187,10 +182,38 @@ def test_summary_says_when_no_liquidation_price_came_within_reach():
                  final_equity=101.0, gain=0.01, adg=0.01, max_drawdown=0.0, closest_liquidation=1.0,
                  liquidated=False, hours_stuck_max=1.0, n_fills=2, n_entries=1, n_closes=1, n_stop_losses=0,
                  n_unstuck=0, fills_per_day=2.0, fees_paid=0.1, volume=10.0, funding=0.0, funding_source="none",
-                 seconds=0.1, rows_per_second=100.0)
+                 seconds=0.1, rows_per_second=100.0, first_timestamp=0, last_timestamp=86_400_000, coverage=1.0,
+                 requested_days=1, first_price=1.0, last_price=1.0, price_change=0.0, buy_and_hold_gain=0.0,
+                 drawdown_hours_max=0.0, sharpe_ratio=None, sortino_ratio=None, n_fills_long=1, n_fills_short=1,
+                 pnl_long=0.0, pnl_short=0.0, fees_long=0.0, fees_short=0.0, profit_factor=None)
     def line(s: dict) -> str:
         text = summary(SimpleNamespace(stats=s, market=SimpleNamespace(inverse=False)))
         return next(x for x in text.splitlines() if x.startswith("closest liquidation"))
 
     assert line(stats).endswith("none within 100 % of the price")
     assert line(dict(stats, closest_liquidation=0.25)).endswith("25.0000%")
+
+
+def test_a_short_day_prints_its_span_and_warns_instead_of_an_adg(tmp_path, sample_cache):
+    cache, settings, config = sample_cache  # the sample holds the last 5.7 minutes of 2024-08-08
+    proc = passivx(str(settings), "--config", str(config), "--jit", "--no-plots", "--out", str(tmp_path / "r"),
+                   cwd=tmp_path, cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "adg n/a (less than a day of data)" in proc.stdout and "/day" not in proc.stdout
+    assert "2024-08-08 23:54 .. 2024-08-08 23:59 UTC, 5.7 min (0.4% of 1 day(s))" in proc.stdout
+    assert "warning: the data covers 5.7 min of the 1 requested day(s) (0.4%)" in proc.stderr
+    stats = json.loads((tmp_path / "r" / "stats.json").read_text())
+    assert stats["requested_days"] == 1 and stats["coverage"] == pytest.approx(stats["days"], rel=1e-3)
+
+
+def test_out_with_files_is_refused_before_the_run_unless_overwrite(tmp_path, sample_cache):
+    cache, settings, config = sample_cache
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = [str(settings), "--config", str(config), "--jit", "--no-plots", "--out", str(out)]
+    one_line_error(passivx(*args, cwd=tmp_path, cache=cache), "--out", "not empty", "--overwrite")
+    proc = passivx(*args, "--overwrite", cwd=tmp_path, cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(RESULT_FILES) - {"price.png", "balance_equity.png",
+                                                                                "position.png", "drawdown.png"})

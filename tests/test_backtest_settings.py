@@ -71,7 +71,7 @@ def test_missing_key_and_bad_hjson(tmp_path):
 def test_dates_from_the_command_line_are_validated_too():
     s = settings().with_dates("2024-01-03", None)
     assert (s.start_date, s.end_date) == ("2024-01-03", "2024-01-07")
-    with pytest.raises(ConfigError, match="'end_date'"):
+    with pytest.raises(ConfigError, match="^--end 2023-01-01 is before start_date 2024-01-01 of "):
         settings().with_dates(None, "2023-01-01")
 
 

@@ -228,7 +228,7 @@ def test_batch_with_a_bad_line_in_the_middle(tmp_path):
     batch = tmp_path / "in.jsonl"
     batch.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
     result = CliRunner().invoke(main, ["calc", str(cfg_path), "--batch", str(batch), *LINEAR])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and result.stderr == f"error: {batch}: 2 of 4 line(s) failed (their output lines hold the errors)\n"
     outs = [json.loads(s) for s in result.stdout.splitlines()]
     assert len(outs) == 4
     assert qp(outs[0]["orders"])[:2] == [(0.1, 100.0), (0.102, 97.97)]
@@ -244,12 +244,24 @@ def test_batch_from_stdin_matches_single_calls(tmp_path):
               {"config": cfg, "price": 100, "balance": 1000, "unknown_key": 1}]
     proc = subprocess.run([sys.executable, "-m", "passivx", "calc", "--batch", "-"], capture_output=True, text=True,
                           input="\n".join(json.dumps(s) for s in states) + "\n", cwd=tmp_path, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1 and proc.stderr.endswith("error: stdin: 1 of 2 line(s) failed (their output lines hold "
+                                                          "the errors)\n"), proc.stderr
     outs = proc.stdout.splitlines()
     assert len(outs) == 2 and json.loads(outs[1])["error"].startswith("line 2: unknown key 'unknown_key'")
     single = CliRunner().invoke(main, ["calc", cfg, "--price", "100", "--balance", "1000", "--long-size", "1",
                                        "--long-price", "101", *LINEAR])
     assert json.loads(outs[0]) == json.loads(single.stdout)
+
+
+def test_batch_of_a_binary_file_fails_each_line_without_a_traceback(tmp_path):
+    cfg = str(ROOT / "configs/live/binance/BTCUSDT_recursive_grid.json")
+    batch = tmp_path / "binary.jsonl"
+    batch.write_bytes(b"\x7fELF\x02\x01\x00\x00\n\xd0\xcf\x11\xe0\n" + json.dumps({"price": 1}).encode())
+    result = CliRunner().invoke(main, ["calc", cfg, "--batch", str(batch), "--balance", "100", *LINEAR])
+    outs = [json.loads(s) for s in result.stdout.splitlines()]
+    assert [o["error"].split(":")[0] for o in outs[:2]] == ["line 1", "line 2"] and "orders" in outs[2]
+    assert "NUL" in outs[0]["error"] and "UTF-8" in outs[1]["error"]
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {batch}: 2 of 3 line(s) failed")
 
 
 # ---- errors: one line, exit code 1 (usage errors of click: 2) ----------------------------------------
@@ -432,7 +444,7 @@ def test_grid_wallet_exposure_limit_above_the_market_maximum_in_a_batch(tmp_path
               "balance": 1000, "market": {"price_step": 0.01, "qty_step": 0.001, "max_leverage": m}} for m in (2, 3)]
     batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = CliRunner().invoke(main, ["calc", "--batch", str(batch)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and "1 of 2 line(s) failed" in result.stderr, result.output
     refused, ok = (json.loads(s) for s in result.stdout.splitlines())
     assert refused["error"].startswith("line 1: config: key 'long.wallet_exposure_limit': 3 is above the maximum "
                                        "leverage 2 of the market spec")

@@ -430,7 +430,7 @@ def test_backtest_refuses_leverage_above_the_market_maximum(tmp_path):
     from passivx.config.backtest import load_backtest_settings
     from passivx.data.importers import import_files
 
-    rows = [f"{1704067200000 + 1000 * i},0,0,{i},{100 + i % 3},0.01,buy,False,BTCUSDT" for i in range(20)]
+    rows = [f"{1704067200000 + 1000 * i},0,0,{i},{100 + i % 3},0.01,buy,False,BTCUSD" for i in range(20)]
     csv = tmp_path / "trades.csv"
     csv.write_text("ts_ms,local_ts_ns,event_ts_ms,trade_id,price,qty,side,is_buyer_maker,symbol\n"
                    + "\n".join(rows) + "\n")

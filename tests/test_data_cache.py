@@ -225,13 +225,19 @@ def test_a_broken_manifest_entry_is_one_error_naming_the_manifest_and_the_fix(tm
                                     "end_date": day, "starting_balance": 1000, "cache_dir": str(tmp_path)}))
     config = "configs/live/binance/BTCUSDT_recursive_grid.json"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for args in (["data", "info", "--cache-dir", str(tmp_path)],
+    overview = CliRunner().invoke(main, ["data", "info", "--cache-dir", str(tmp_path)])  # lists the rest
+    assert overview.exit_code == 0 and overview.output.startswith("trades   binance      BTCUSDT        BAD: ")
+    assert why in overview.output and "remove that day from the manifest" in overview.output
+    for args in (["data", "info", "--strict", "--cache-dir", str(tmp_path)],
                  ["data", "info", "binance", "BTCUSDT", "--cache-dir", str(tmp_path)],
                  ["backtest", str(settings), "--config", os.path.join(root, config), "--jit", "--no-plots"],
                  ["download", "binance", "BTCUSDT", "--start", day, "--end", day, "--no-rest",
                   "--cache-dir", str(tmp_path)]):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+        if "--strict" in args:
+            assert r.stderr.startswith("error: --strict: 1 problem(s)"), r.output
+            continue
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {path}: day '{day}': "), (args, r.output)
         assert why in lines[0] and "remove that day from the manifest" in lines[0]

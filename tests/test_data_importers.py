@@ -80,9 +80,13 @@ def test_gap_report_on_bitflyer_matches_known_gaps(tmp_path):
     # daily maintenance: ~12 min from about 19:00 UTC on each of the 10 days that contain 19:00
     maintenance = [(a, b) for a, b in gaps if 18 * 60 + 55 <= (a // 60_000) % 1440 <= 19 * 60 + 5]
     assert len(maintenance) == 10 and all(10 <= (b - a) / 60_000 <= 14 for a, b in maintenance)
-    assert len(gaps) == 18  # those 11 plus 7 more of 5-20.4 min
+    # the first day's leading gap from 00:00 and the last day's trailing gap to 24:00 (the data starts and ends
+    # mid-day), and between them those 11 plus 7 more of 5-20.4 min
+    lead, *gaps, trail = gaps
+    assert lead[0] % 86_400_000 == 0 and trail[1] % 86_400_000 == 0
+    assert len(gaps) == 18
     assert max((b - a) for a, b in gaps if (a, b) not in maintenance and b - a < 40 * 60_000) == pytest.approx(20.4 * 60_000, abs=60_000)
-    assert len(coverage("bitflyer", "BTC_JPY", cache_dir=tmp_path, gap_minutes=1).gaps) == 60
+    assert len(coverage("bitflyer", "BTC_JPY", cache_dir=tmp_path, gap_minutes=1).gaps) == 62
 
 
 def _usdm() -> pd.DataFrame:
@@ -241,7 +245,8 @@ def test_cli_import_and_info(tmp_path):
     assert r.exit_code == 0, r.output
     assert "imported 2 trades rows into 1 day(s) 2023-11-14..2023-11-14" in r.output
     r = CliRunner().invoke(main, ["data", "info", "x", "Y", "--gap-minutes", "10", "--cache-dir", str(tmp_path / "c")])
-    assert r.exit_code == 0 and "gaps longer than 10 min: 1" in r.output and "(15.0 min)" in r.output
+    assert r.exit_code == 0 and "gaps longer than 10 min: 3" in r.output and "(15.0 min)" in r.output
+    assert "00:00:00.000 -> 2023-11-14 22:13:20.100" in r.output and "partial: starts late, ends early" in r.output
     r = CliRunner().invoke(main, ["data", "import", str(tmp_path / "nope.csv"), "--exchange", "x", "--symbol", "y",
                                   "--cache-dir", str(tmp_path / "c")])
     assert r.exit_code == 1 and r.output.strip().startswith("error:") and "Traceback" not in r.output
@@ -297,6 +302,7 @@ def test_importing_parts_of_a_real_day_merges_them_with_the_cached_day(tmp_path)
         files = list(cache_dir.joinpath(*directory).glob("*.pxd"))
         assert [f.name for f in files] == [whole.name]  # same sha256: same rows in the same order
         r = CliRunner().invoke(main, ["data", "info", "binance", "BTCUSDT", "--verify", "--cache-dir", str(cache_dir)])
-        assert r.exit_code == 0 and f"2024-08-08       {len(rows):,}" in r.output and " ok" in r.output, r.output
+        assert r.exit_code == 0 and f"2024-08-08       {len(rows):,}" in r.output, r.output
+        assert "0.4%  partial: starts late" in r.output and "BAD" not in r.output  # the sample's last 5.7 minutes
         r = _import(USDM, cache_dir)
         assert "(+0 rows)" in r.output and [f.name for f in cache_dir.joinpath(*directory).glob("*.pxd")] == [whole.name]

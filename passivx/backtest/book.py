@@ -2,6 +2,7 @@
 filled since the bot decided them."""
 import math
 
+from passivx.calc.fills import crosses
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
     C_MARKET_SL, C_MODE, K_STOP_LOSS, MODE_CLASSIC, O_KIND, O_POS_SIDE, O_PRICE, O_QTY, O_SIDE, O_SIZE,
@@ -68,10 +69,8 @@ def best_row(bk, n: int, side: float, limit: float, fixed_only: bool) -> int:
                 or (fixed_only and bk[r, BK_FIXED] == 0.0)):
             continue
         price = bk[r, O_PRICE]
-        if side > 0.0:
-            if price > limit and (best < 0 or price > bk[best, O_PRICE]):
-                best = r
-        elif price < limit and (best < 0 or price < bk[best, O_PRICE]):
+        if crosses(side, price, limit) and (best < 0 or (price > bk[best, O_PRICE] if side > 0.0
+                                                          else price < bk[best, O_PRICE])):
             best = r
     return best
 

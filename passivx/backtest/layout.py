@@ -14,11 +14,15 @@
 - `fills` (`F_CAP` x `F_W`) and `smp` (n x `SM_W`): results, emptied by the Python side.
 """
 from passivx.calc.layout import CFG_SIZE, MAX_ORDERS, MKT_SIZE, O_SIZE, ST_SIZE
+from passivx.calc.rows import (  # noqa: F401 - re-exported (shared with paper trading)
+    F_BALANCE, F_EQUITY, F_FEE, F_KIND, F_LONG_PRICE, F_LONG_SIZE, F_MARK, F_PNL, F_POS_SIDE, F_PRICE, F_QTY,
+    F_SHORT_PRICE, F_SHORT_SIZE, F_SIDE, F_T, F_TAKER, F_W, FILL_COLUMNS, FILL_KIND_NAMES, K_LIQUIDATION,
+    SAMPLE_COLUMNS, SM_BALANCE, SM_EQUITY, SM_LIQ, SM_LONG_PRICE, SM_LONG_SIZE, SM_PRICE, SM_SHORT_PRICE,
+    SM_SHORT_SIZE, SM_T, SM_W, SM_WE_LONG, SM_WE_SHORT,
+)
 
 PACE_MS = 1000.0  # the live engine recomputes its orders at most once per second of exchange time
 MINUTE_MS = 60_000
-K_LIQUIDATION = 4  # fill kind beyond the calculator's K_*: forced close at the liquidation price
-FILL_KIND_NAMES = ("entry", "close", "stop_loss", "unstuck", "liquidation")
 
 # ---- engine scalars -----------------------------------------------------------------------------
 E_T_EVT = 0  # earliest pending event (decision, landing, minute, funding, timer, sample)
@@ -134,41 +138,6 @@ RF_MARKET = 4  # a market order: identified without its price (it takes whatever
 RF_W = 5
 RF_CAP = 4096
 
-# ---- fills output ---------------------------------------------------------------------------------
-F_T = 0
-F_KIND = 1
-F_SIDE = 2  # +1 buy, -1 sell
-F_POS_SIDE = 3
-F_PRICE = 4
-F_QTY = 5
-F_FEE = 6
-F_PNL = 7
-F_BALANCE = 8
-F_LONG_SIZE = 9
-F_LONG_PRICE = 10
-F_SHORT_SIZE = 11
-F_SHORT_PRICE = 12
-F_EQUITY = 13
-F_MARK = 14  # price the equity is marked at: the trade (or candle extreme) that filled the order
-F_TAKER = 15
-F_W = 16
+# ---- fills output (row layout: passivx.calc.rows) ---------------------------------------------------
 F_CAP = 65_536
 F_ROOM = 2 * MAX_ORDERS + 8  # a replay call returns to flush when fewer rows than this are free
-FILL_COLUMNS = ("timestamp", "kind", "side", "position_side", "price", "qty", "fee", "pnl", "balance",
-                "long_size", "long_price", "short_size", "short_price", "equity", "mark_price", "taker")
-
-# ---- sampled curve --------------------------------------------------------------------------------
-SM_T = 0
-SM_PRICE = 1
-SM_BALANCE = 2
-SM_EQUITY = 3
-SM_LONG_SIZE = 4
-SM_LONG_PRICE = 5
-SM_SHORT_SIZE = 6
-SM_SHORT_PRICE = 7
-SM_LIQ = 8
-SM_WE_LONG = 9
-SM_WE_SHORT = 10
-SM_W = 11
-SAMPLE_COLUMNS = ("timestamp", "price", "balance", "equity", "long_size", "long_price", "short_size",
-                  "short_price", "liquidation_price", "wallet_exposure_long", "wallet_exposure_short")

@@ -1,17 +1,18 @@
 """One backtest: settings + live config + cached data -> `BacktestResult` (stats, fills, sampled curve)."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from passivx.backtest import layout as B
 from passivx.backtest.context import new_context
-from passivx.backtest.stats import DAY_MS, compute_stats
+from passivx.backtest.stats import DAY_MS, compute_stats, daily_table, risk_stats, side_stats
 from passivx.config.backtest import BacktestSettings
 from passivx.config.leverage import check_leverage
 from passivx.config.live import LiveConfig
@@ -34,6 +35,7 @@ class BacktestResult:
     market: MarketSpec
     exchange: str
     symbol: str
+    daily: list[dict] = field(default_factory=list)  # rows of `stats.daily_table`
 
 
 def open_data(settings: BacktestSettings) -> tuple[str, str, list[cache.Day]]:
@@ -52,6 +54,7 @@ def open_data(settings: BacktestSettings) -> tuple[str, str, list[cache.Day]]:
             raise
         from passivx.data.download import download
 
+        cache.require_known_symbol(ex, sym, cache_dir)
         download(ex, sym, settings.start, settings.end, settings.kind, cache_dir)
         days = cache.open_days(ex, sym, settings.start, settings.end, settings.kind, cache_dir)
     return ex, sym, days
@@ -110,6 +113,15 @@ def _replay(ctx, kind: str, cols: tuple, lo: int, hi: int) -> None:
         ctx.candles(*part)
 
 
+def _first_run_notice(show: bool):
+    """The CLI's first-run notice and spinner around the engine's compile (`show`), else nothing."""
+    if not show:
+        return contextlib.nullcontext()
+    from passivx.firstrun import BACKTEST, compiling
+
+    return compiling(BACKTEST)
+
+
 def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool = True,
                  exhaustive: bool = False) -> BacktestResult:
     """Replay the settings' data through `config`. `exhaustive` recomputes the orders at every decision
@@ -126,7 +138,8 @@ def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool 
                       exhaustive)
     kind = settings.kind
     # load (or compile) the engine before the clock starts, on the same array types
-    _replay(new_context(cfg, mkt, settings.starting_balance, 0.0, DAY_MS), kind, _columns(days[0], kind), 0, 2)
+    with _first_run_notice(progress):
+        _replay(new_context(cfg, mkt, settings.starting_balance, 0.0, DAY_MS), kind, _columns(days[0], kind), 0, 2)
     chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
     seconds = 0.0
     with tqdm(total=sum(d.rows for d in days), unit=" " + kind, unit_scale=True, disable=not progress or None,
@@ -145,14 +158,31 @@ def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool 
             if ctx.stopped:
                 break
     ctx.finish(days[-1].last_ts + (B.MINUTE_MS - 1 if kind == "candles" else 0))
-    fills = ctx.fill_rows()
+    fills, samples = ctx.fill_rows(), ctx.samples()
     stats = compute_stats(ctx.w, fills, settings.starting_balance, seconds)
+    daily = daily_table(fills, samples, settings.starting_balance)
+    stats.update(side_stats(fills))
+    stats.update(risk_stats(daily, samples, settings.starting_balance, spec.inverse))
+    stats.update(data_coverage(days, settings, kind))
     stats.update(exchange=ex, symbol=sym, config_name=config.config_name, mode=config.mode, data=kind,
                  start_date=settings.start_date, end_date=settings.end_date,
                  starting_balance=float(settings.starting_balance),
                  latency_simulation_ms=float(settings.latency_simulation_ms), pace_ms=B.PACE_MS, exhaustive=exhaustive,
                  funding_source=_funding_label(settings))
-    return BacktestResult(stats, fills, ctx.samples(), settings, config, spec, ex, sym)
+    return BacktestResult(stats, fills, samples, settings, config, spec, ex, sym, daily)
+
+
+COVERAGE_WARN = 0.95
+
+
+def data_coverage(days: list[cache.Day], settings: BacktestSettings, kind: str) -> dict:
+    """How much of the requested days the data covers: each day counts from its first to its last print (a
+    candle covers its minute), so partial first, last or middle days show; `requested_days` is the calendar
+    span asked for."""
+    unit = B.MINUTE_MS if kind == "candles" else 1
+    covered = sum(min(DAY_MS, d.last_ts - d.first_ts + unit) for d in days) / DAY_MS
+    requested = (settings.end - settings.start).days + 1
+    return {"requested_days": requested, "covered_days": covered, "coverage": covered / requested}
 
 
 def _funding_label(settings: BacktestSettings) -> str:

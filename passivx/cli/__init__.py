@@ -16,6 +16,10 @@ COMMANDS = {
     "data": "passivx.cli.data_cmd:data",
     "backtest": "passivx.cli.backtest_cmd:backtest",
     "live": "passivx.cli.live_cmd:live",
+    "doctor": "passivx.cli.doctor_cmd:doctor",
+    "status": "passivx.cli.status_cmd:status",
+    "monitor": "passivx.cli.monitor_cmd:monitor",
+    "optimize": "passivx.cli.optimize_cmd:optimize",
 }
 
 
@@ -49,6 +53,12 @@ class PassivxGroup(click.Group):
 @click.version_option(__version__, prog_name="passivx")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """passivx: market-making grid bot for crypto perpetual futures, with backtester and optimizer."""
+    """passivx: market-making grid bot for crypto perpetual futures, with backtester and optimizer.
+
+    Without a command, on a terminal: the interactive menu."""
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from passivx.cli.menu import run
+
+            ctx.exit(run())
         click.echo(ctx.get_help())

@@ -87,7 +87,8 @@ def _config(req: dict, label: Label, cache: dict):
 def _market(req: dict, label: Label, cache: dict, symbol: str) -> tuple:
     """(MarketSpec, what to call it) of the request: the known spec of `symbol` on `exchange`, overridden
     by `market` (file path or object), overridden by the single fields."""
-    from passivx.markets import MarketSpec, market_spec
+    from passivx.exchanges import canonical_exchange
+    from passivx.markets import SNAPSHOT_PATH, MarketSpec, cached_specs_path, market_spec
 
     fields = {k: _number(req, k, label) for k in _MARKET if req.get(k) is not None}
     if req.get("inverse") is not None:
@@ -100,6 +101,11 @@ def _market(req: dict, label: Label, cache: dict, symbol: str) -> tuple:
     if exchange is not None:
         if not isinstance(exchange, str):
             raise PassivxError(f"{label('exchange')}: must be an exchange name, got {exchange!r}")
+        shipped = json.loads(SNAPSHOT_PATH.read_text())["exchanges"]
+        known = sorted(set(shipped) | {p.stem for p in cached_specs_path("x").parent.glob("*.json")})
+        if canonical_exchange(exchange) not in known:
+            raise PassivxError(f"{label('exchange')}: unknown exchange {exchange!r}; known: {', '.join(known)} "
+                               f"(or give {label('market')}, or {label('price_step')} and {label('qty_step')})")
         base = market_spec(exchange, symbol).to_dict()
         where = f"the market {exchange} {symbol}"
     if isinstance(market, str):
@@ -179,6 +185,7 @@ def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
     check_leverage(config, spec, where)
     whole_grid = _bool(req, "whole_grid", label)
     if "arrays" not in cache:
+        _precompile()  # first call: load or compile the calculator, with the first-run notice
         cache["arrays"] = np.zeros((L.MAX_ORDERS, L.O_SIZE))
     out = cache["arrays"]
     cfg, mkt = config.to_array(), spec.to_array()
@@ -294,10 +301,18 @@ def _parse_float(text: str, flag: str) -> float:
         raise PassivxError(f"{flag}: must be a number, got {text!r}") from None
 
 
-def _run_batch(lines: Iterable[str], base: dict, cache: dict) -> None:
-    """One JSON result line per input line; an invalid line gives {"error": ...} and the batch goes on."""
-    for lineno, line in enumerate(lines, 1):
+def _run_batch(lines: Iterable[bytes], base: dict, cache: dict) -> tuple[int, int]:
+    """One JSON result line per input line; an invalid line gives {"error": ...} and the batch goes on.
+    Returns (lines read, lines failed)."""
+    failed = lineno = 0
+    for lineno, raw in enumerate(lines, 1):
         try:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PassivxError("not UTF-8 text (is this a binary file?)") from None
+            if "\x00" in line:
+                raise PassivxError("not text (it holds NUL bytes)")
             try:
                 req = json.loads(line)
             except ValueError as e:
@@ -307,8 +322,51 @@ def _run_batch(lines: Iterable[str], base: dict, cache: dict) -> None:
             result = evaluate({**base, **req}, _key, cache)
         except PassivxError as e:
             result = {"error": f"line {lineno}: {e}"}
+            failed += 1
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
+    return lineno, failed
+
+
+def format_table(result: dict, price: float, balance: float, spec) -> str:
+    """The result of `evaluate` as text: one table per side and order kind (entries, closes), nearest price
+    first, each order's cost (quote, or coin for inverse), the position and wallet exposure if it and the
+    orders above it filled, and its distance from the price; then notes and, with --whole-grid, each side's
+    position once its whole grid filled."""
+    money = "coin" if spec.inverse else "quote"
+    lines = [f"{result['config_name']} ({result['mode']}): price {price:g}, balance {balance:g} {money}; "
+             f"liquidation price {result['liquidation_price']:.8g}, wallet exposure long "
+             f"{result['wallet_exposure']['long']:.4g} short {result['wallet_exposure']['short']:.4g}"]
+    head = f"  {'kind':10} {'price':>14} {'qty':>14} {'cost':>14} {'position after':>16} {'WE after':>9} {'distance':>9}"
+    for side in ("long", "short"):
+        for closing, title in ((False, "entries"), (True, "closes")):
+            rows = [o for o in result["orders"] if o["position_side"] == side and o["reduce_only"] == closing]
+            if not rows:
+                continue
+            lines += ["", f"{side} {title}", head]
+            for o in rows:
+                cost = o["qty"] * spec.c_mult / o["price"] if spec.inverse else o["qty"] * o["price"] * spec.c_mult
+                lines.append(f"  {o['kind']:10} {o['price']:>14.8g} {o['qty']:>14.8g} {cost:>14.6g} "
+                             f"{o['pos_size_after']:>16.8g} {o['wallet_exposure_after']:>9.4f} "
+                             f"{o['price'] / price - 1:>+9.2%}")
+    if not result["orders"]:
+        lines += ["", "no orders"]
+    lines += [f"note ({side}): {text}" for side, text in result["notes"].items()]
+    for side, g in result.get("grid_filled", {}).items():
+        lines.append(f"{side} grid filled: size {g['size']:.8g} at {g['price']:.8g}, wallet exposure "
+                     f"{g['wallet_exposure']:.4f}, liquidation price {g['liquidation_price']:.8g}")
+    return "\n".join(lines)
+
+
+def _precompile() -> None:
+    """Load the calculator from the compiled-code cache, compiling it first (with a notice) if needed."""
+    import numpy as np
+
+    from passivx.calc.entry import ideal_orders
+    from passivx.firstrun import CALCULATOR, precompile
+
+    precompile(CALCULATOR, ideal_orders, np.zeros(L.CFG_SIZE), np.zeros(L.MKT_SIZE), np.zeros(L.ST_SIZE), False,
+               np.zeros((L.MAX_ORDERS, L.O_SIZE)))
 
 
 def _options(fn):
@@ -355,7 +413,10 @@ def _options(fn):
 @click.option("--batch", metavar="FILE.jsonl", help="Evaluate one JSON request per line ('-' = stdin): "
               "keys config (object or path), the flags' names with underscores, emas as a list; "
               "the command-line options are the defaults of every line.")
-def calc(config: str | None, batch: str | None, **options) -> None:
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True,
+              help="json, or a readable table per side (price, qty, cost, position and wallet exposure after, "
+                   "distance from the price).")
+def calc(config: str | None, batch: str | None, fmt: str, **options) -> None:
     """Print the ideal orders of live config CONFIG for one state as JSON.
 
     Output: "orders" (side, position_side, kind, price, qty, reduce_only, and the position size / price /
@@ -370,14 +431,25 @@ def calc(config: str | None, batch: str | None, **options) -> None:
     if config is not None:
         req["config"] = config
     cache: dict = {}
+    if fmt == "table" and batch is not None:
+        raise PassivxError("--format table prints one state; --batch writes JSON lines")
     if batch is None:
-        click.echo(json.dumps(evaluate(req, _flag, cache), indent=2))
-    elif batch == "-":
-        _run_batch(sys.stdin, req, cache)
+        result = evaluate(req, _flag, cache)
+        if fmt == "table":
+            spec, _ = _market(req, _flag, cache, _config(req, _flag, cache).symbol)
+            click.echo(format_table(result, float(req["price"]), float(req["balance"]), spec))
+        else:
+            click.echo(json.dumps(result, indent=2))
     else:
-        try:
-            f = open(batch, encoding="utf-8")
-        except OSError as e:
-            raise PassivxError(f"{batch}: cannot read the batch file ({e.strerror or e})") from None
-        with f:
-            _run_batch(f, req, cache)
+        if batch == "-":
+            n, failed = _run_batch(sys.stdin.buffer, req, cache)
+        else:
+            try:
+                f = open(batch, "rb")
+            except OSError as e:
+                raise PassivxError(f"{batch}: cannot read the batch file ({e.strerror or e})") from None
+            with f:
+                n, failed = _run_batch(f, req, cache)
+        if failed:
+            raise PassivxError(f"{'stdin' if batch == '-' else batch}: {failed} of {n} line(s) failed "
+                               "(their output lines hold the errors)")

@@ -177,13 +177,19 @@ def read_config_file(path: str | Path, loads: Callable[[str], Any] = json.loads,
         raise ConfigError(f"{p}: file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{p}: is a directory, expected a {fmt} file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read ({e.__class__.__name__}: {e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not a text file (byte {e.start} is not UTF-8 text); expected a {fmt} file") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read ({e.strerror or e})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{p}: not a text file (it holds NUL bytes); expected a {fmt} file")
     try:
         data = loads(text)
     except (ValueError, RecursionError) as e:  # json and hjson decode errors are ValueErrors
         msg = " ".join(str(e).split())
         raise ConfigError(f"{p}: not valid {fmt} ({msg})") from None
+    except OverflowError:  # hjson on a number too large for a float, e.g. 1e999
+        raise ConfigError(f"{p}: not valid {fmt} (a number is too large)") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a {fmt} object {{...}} at the top level, got {type(data).__name__}")
     return data

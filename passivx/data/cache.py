@@ -36,13 +36,19 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 def default_cache_dir() -> Path:
-    """$PASSIVX_CACHE_DIR if set, else ./cache under the working directory."""
+    """$PASSIVX_CACHE_DIR if set, else ./cache under the working directory (DataError if it is a file)."""
     env = os.environ.get("PASSIVX_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.cwd() / "cache"
+    return _folder(Path(env).expanduser(), "PASSIVX_CACHE_DIR") if env else _folder(Path.cwd() / "cache", "the cache")
 
 
 def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return _folder(Path(cache_dir).expanduser(), "--cache-dir") if cache_dir is not None else default_cache_dir()
+
+
+def _folder(path: Path, what: str) -> Path:
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{what} {path}: is a file, not a folder; point it at a folder (it is created if missing)")
+    return path
 
 
 def names(exchange: str, symbol: str) -> tuple[str, str]:
@@ -119,6 +125,24 @@ def _fix_hint(exchange: str, symbol: str, kind: str, days: list[str]) -> str:
     if exchange in DOWNLOADABLE:
         return f"fetch them with `passivx download {exchange} {symbol} --start {first} --end {last}{opt}`"
     return f"import them with `passivx data import FILE... --exchange {exchange} --symbol {symbol}`"
+
+
+def require_known_symbol(exchange: str, symbol: str, cache_dir: str | Path | None = None) -> None:
+    """Before a download: DataError for an exchange passivx cannot fetch (naming those it can) or a symbol
+    not among its known perpetuals (the market specs cached beside the data, else the shipped snapshot),
+    so a typo fails at once, offline, and leaves nothing behind."""
+    from passivx.markets import cached_specs, snapshot_specs
+
+    ex, sym = names(exchange, symbol)
+    if ex not in DOWNLOADABLE:
+        raise DataError(f"exchange {exchange!r}: downloads support {', '.join(DOWNLOADABLE)}; import other data "
+                        f"with `passivx data import`")
+    known = {**snapshot_specs(ex), **cached_specs(ex, cache_dir)}
+    if sym not in known:
+        near = sorted(k for k in known if k[:3] == sym[:3])[:6]
+        raise DataError(f"unknown symbol {sym} on {ex}: not among its {len(known)} known perpetuals"
+                        + (f" (similar: {', '.join(near)})" if near else "")
+                        + "; check the spelling, or add --force if it was listed after passivx's market snapshot")
 
 
 def check_day(directory: Path, man: manifest.Manifest, day: str, verify: str = "auto") -> str | None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import gzip
 import io
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +86,7 @@ class Parsed:
     ids: np.ndarray | None
     duplicates: int = 0
     reordered: int = 0
+    head: bytes = b""  # the file's first bytes (its header and first rows)
 
 
 @dataclass
@@ -95,6 +98,7 @@ class ImportReport:
     days: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # cached days that failed their check
     merged: dict[str, int] = field(default_factory=dict)  # cached days the rows were merged into -> rows added
+    warnings: list[str] = field(default_factory=list)  # prices far from the neighbouring cached days
 
 
 def read_bytes(path: Path) -> bytes:
@@ -314,7 +318,8 @@ def read_file(path: str | Path, fmt: str = "auto") -> Parsed:
         raise fail(_line_of_row(data, header, bad), why)
     ids = cols.pop("id", None)
     cols, ids, dup, backsteps = dedupe_sort(cols, ids if f.kind == "trades" else cols["ts"])
-    return Parsed(str(path), f.name, f.kind, cols, ids if f.kind == "trades" else None, dup, backsteps)
+    return Parsed(str(path), f.name, f.kind, cols, ids if f.kind == "trades" else None, dup, backsteps,
+                  data[:4096])
 
 
 def dedupe_sort(cols: dict[str, np.ndarray], keys: np.ndarray | None):
@@ -359,16 +364,104 @@ def combine(parsed: list[Parsed]) -> tuple[dict[str, np.ndarray], int]:
 
 
 def import_files(paths: list[str | Path], exchange: str, symbol: str, cache_dir: str | Path | None = None,
-                 fmt: str = "auto") -> ImportReport:
+                 fmt: str = "auto", force: bool = False) -> ImportReport:
     """Parse every file first (any error aborts before anything is written), then write the UTC
     days they cover in one commit. A day already cached is merged with the new rows (a partial day
-    adds to it, rows it already has are not repeated: `cache.merge_rows`); one failing its check is replaced."""
+    adds to it, rows it already has are not repeated: `cache.merge_rows`); one failing its check is replaced.
+    A file whose name or content names another symbol or market is refused unless `force` (`check_names`);
+    prices far from the neighbouring cached days are reported in `warnings` (`price_jumps`)."""
     if not paths:
         raise DataError("no files given to import")
     parsed = [read_file(p, fmt) for p in paths]
     cols, dup = combine(parsed)
     kind = parsed[0].kind
+    if not force:
+        from passivx.data import manifest
+
+        ex, sym = cache.names(exchange, symbol)
+        man = manifest.load(cache.dataset_dir(cache_dir, kind, ex, sym), ex, sym, kind)
+        days = [day.isoformat() for day, _, _ in cache.split_days(cols["ts"])]
+        sources = [man.days[d].get("source", "") for d in days if d in man.days]
+        for p in parsed:
+            check_names(p.name, p.head, exchange, symbol, sources)
+    warnings = price_jumps(kind, cols, exchange, symbol, cache_dir)
     stored = cache.store_days(exchange, symbol, kind, cols, f"import {', '.join(Path(p).name for p in paths)}",
                               cache_dir, merge=True)
     return ImportReport(kind, parsed, len(cols["ts"]), dup + sum(p.duplicates for p in parsed), stored.written,
-                        stored.replaced, stored.merged)
+                        stored.replaced, stored.merged, warnings)
+
+
+# ---- what a file says it holds (its name or a symbol column) against --exchange / --symbol -----------
+_NORMALISED = re.compile(r"^(?P<market>[a-z][a-z0-9]*(?:-[a-z0-9]+)?)_(?P<symbol>.+?)_(?:trades|\d+[smhdw])_\d{4}-\d{2}")
+_BINANCE_ARCHIVE = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?:aggTrades|trades|\d+[smhdwM])-\d{4}-\d{2}")
+_BYBIT_ARCHIVE = re.compile(r"^(?P<symbol>[A-Z0-9]+?)\d{4}-\d{2}-\d{2}\.csv")
+FUTURES_EXCHANGES = {"binance": ("binance-usdm", "binance-futures"), "bybit": ("bybit",)}  # passivx's own names
+
+
+def _plain(symbol: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", symbol.upper())
+
+
+def named_market(path: str | Path, data: bytes | None = None) -> tuple[str | None, str | None]:
+    """(market, symbol) that a file's name (Binance and Bybit archive names, the normalised CSVs'
+    `{market}_{SYMBOL}_{trades|1m}_...`) or its `symbol` column names; None where it names nothing."""
+    name = Path(path).name
+    market = symbol = None
+    if m := _NORMALISED.match(name):
+        market, symbol = m["market"], m["symbol"]
+    elif m := _BINANCE_ARCHIVE.match(name):
+        market, symbol = "binance", m["symbol"]
+    elif m := _BYBIT_ARCHIVE.match(name):
+        market, symbol = "bybit", m["symbol"]
+    if data is not None:
+        head = data.lstrip()[:4096].decode("utf-8", "replace").splitlines()
+        rows = list(csv.reader(head[:2]))
+        if len(rows) == 2 and "symbol" in rows[0] and len(rows[1]) == len(rows[0]):
+            symbol = rows[1][rows[0].index("symbol")].strip() or symbol
+    return market, symbol
+
+
+def check_names(path: str | Path, data: bytes, exchange: str, symbol: str, cached_sources: list[str]) -> None:
+    """DataError when the file names another symbol than `symbol`, a market that is not `exchange` (for
+    passivx's own exchange names binance and bybit, both perpetual futures), or is spot data while the
+    exchange or the cached days it joins hold futures. Other exchange names are the user's labels."""
+    market, named = named_market(path, data)
+    fix = "; check --exchange/--symbol, or add --force if the file is what you say"
+    if named is not None and _plain(named) != _plain(symbol):
+        raise DataError(f"{path}: the file is for symbol {named}, not --symbol {symbol}{fix}")
+    if market is None:
+        return
+    ex = exchange.lower()
+    spot = "spot" in market.split("-")
+    if ex in FUTURES_EXCHANGES and (spot or not market.startswith(FUTURES_EXCHANGES[ex]) and market != ex):
+        raise DataError(f"{path}: the file is {market} data, not {ex} perpetual futures (--exchange {exchange}){fix}")
+    if spot and any(("spot" not in s) for s in cached_sources):
+        raise DataError(f"{path}: spot data over cached futures days of {exchange} {symbol}{fix}")
+
+
+def price_jumps(kind: str, cols: dict[str, np.ndarray], exchange: str, symbol: str,
+                cache_dir: str | Path | None, limit: float = 0.3) -> list[str]:
+    """Warnings where the new rows' prices differ by more than `limit` from the neighbouring cached days
+    (the last price of the day before, the first of the day after, the median of a day merged into):
+    a file of another market or a unit error imports cleanly but would make nonsense of a backtest."""
+    from passivx.data import dayfile, manifest
+
+    field = "price" if kind == "trades" else "close"
+    directory = cache.dataset_dir(cache_dir, kind, exchange, symbol)
+    man = manifest.load(directory, *cache.names(exchange, symbol), kind)
+    days = cache.split_days(cols["ts"])
+    first_day, last_day = days[0][0], days[-1][0]
+    checks = [(first_day - dt.timedelta(days=1), -1, cols[field][0], "last price of"),
+              (last_day + dt.timedelta(days=1), 0, cols[field][-1], "first price of")]
+    checks += [(day, None, float(np.median(cols[field][lo:hi])), "median price of") for day, lo, hi in days]
+    out = []
+    for day, at, new, what in checks:
+        iso = day.isoformat()
+        if iso not in man.days or cache.check_day(directory, man, iso, "size"):
+            continue
+        old = dayfile.map_day(directory / man.days[iso]["file"], kind)[field]
+        ref = float(np.median(old)) if at is None else float(old[at])
+        if ref > 0 and abs(new / ref - 1.0) > limit:
+            out.append(f"imported prices ({new:.8g}) are {new / ref - 1.0:+.0%} from the {what} the cached day "
+                       f"{iso} ({ref:.8g}): another market or unit?")
+    return out

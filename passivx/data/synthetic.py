@@ -108,14 +108,15 @@ def _intact(cache_dir: Path | None) -> bool:
         directory = cache.dataset_dir(cache_dir, kind, EXCHANGE, SYMBOL)
         man = manifest.load(directory, EXCHANGE, SYMBOL, kind)
         if any(d not in man.days or man.days[d].get("source") != SOURCE
-               or cache.check_day(directory, man, d, "size") for d in want):
+               or cache.check_day(directory, man, d) for d in want):  # a changed file is re-hashed
             return False
     return True
 
 
 def ensure_default_data(cache_dir: str | Path | None = None) -> tuple[str, str]:
     """Write the SYNTHETIC default set (trades and 1-minute candles, 2024-01-01..2024-01-07) into
-    the cache unless it is already there; return its (exchange, symbol)."""
+    the cache unless it is already there and intact (a missing, truncated or modified day file
+    regenerates the set); return its (exchange, symbol)."""
     if not _intact(cache_dir):
         trades = generate_trades()
         cache.store_days(EXCHANGE, SYMBOL, "trades", trades, SOURCE, cache_dir, synthetic=True)

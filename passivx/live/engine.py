@@ -19,7 +19,9 @@ timeouts and 5xx end the cycle and resync first, so an order whose create timed 
 client id among the open orders before anything is sent again; insufficient balance and post-only
 rejections skip that order (the next cycle recomputes); an unknown order (a cancel of an order that
 just filled) resyncs; auth or clock errors stop trading until a resync succeeds. Nothing an exchange
-answers ends the engine; SIGINT / SIGTERM do, within a few seconds, exit code 0.
+answers ends the engine (at start-up too: timeouts, 5xx and rate limits are tried again with back-off up to
+`START_BACKOFF_CAP_S`, saying why each time; other refusals are one error line); SIGINT / SIGTERM end it
+within a few seconds, exit code 0.
 """
 from __future__ import annotations
 
@@ -35,11 +37,12 @@ import numpy as np
 
 from passivx.calc import layout as L
 from passivx.calc.contracts import wallet_exposure
-from passivx.errors import ConfigError, ExchangeError
+from passivx.errors import ConfigError, ExchangeError, PassivxError
 from passivx.exchanges import base as X
 from passivx.live import orders as O
 from passivx.live.ratelimit import RateLimiter, backoff
 from passivx.live.state import MarketState, ideal
+from passivx.live.statefile import StateFile
 from passivx.live.status import PLAIN_EVERY, status_line
 from passivx.live.streams import run_stream
 
@@ -50,6 +53,7 @@ HEARTBEAT_S = 10.0
 MAX_SKEW_MS = 2500.0
 LISTEN_KEY_EVERY = 1800.0
 MAX_WARMUP_MINUTES = 5000
+START_BACKOFF_CAP_S = 30.0  # start-up requests failing with timeouts, 5xx or rate limits: tried again, backing off
 log = logging.getLogger("passivx.live")
 
 
@@ -57,8 +61,11 @@ class Engine:
     """One bot: `adapter` (passivx.exchanges), a validated LiveConfig, API keys."""
 
     def __init__(self, adapter, config, keys: tuple[str, str], testnet: bool = False, cancel_on_exit: bool = False,
-                 resync_every: float = 30.0, state_path: str | Path | None = None, console=None):
+                 resync_every: float = 30.0, state_path: str | Path | None = None, console=None, paper=None):
         self.ad, self.config, self.keys = adapter, config, keys
+        self.paper = paper  # a passivx.live.paper.PaperAccount (adapter: its PaperAdapter), or None
+        if paper is not None:
+            adapter.clock = self.now_ms
         self.testnet, self.cancel_on_exit, self.resync_every = testnet, cancel_on_exit, resync_every
         self.state_path = Path(state_path) if state_path else None
         self.console = console
@@ -71,7 +78,7 @@ class Engine:
         self.foreign = 0
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
-        self.up = {"public": False, "private": False}
+        self.up = {"public": False, "private": paper is not None}  # paper: the local account is always up
         self.trusted = False
         self.need_resync = True
         self.resync_fails = 0
@@ -93,6 +100,7 @@ class Engine:
         self.spec = self.mkt = None
         self.hedge = False
         self.computed: tuple[np.ndarray, list] = (np.zeros(0), [])  # st and ideal orders of the last computation
+        self.statefile: StateFile | None = None  # state/{exchange}/{config}.json and notifications, set by run()
 
     # ---- time -----------------------------------------------------------------------------------
     def now_ms(self) -> float:
@@ -104,28 +112,45 @@ class Engine:
         """Everything before the first order; PassivxError (one line) when the bot cannot run."""
         import ccxt
 
-        from passivx.config import check_leverage
-        from passivx.markets import spec_from_ccxt
-
         self.hedge = self._position_mode()
         self.client = self.ad.make_client(self.testnet, self.keys, live=True)
-        try:
-            m = await self.ad.load_market(self.client, self.market)
-            self.spec = spec_from_ccxt(self.ad, m, self.ad.name)
-            self.mkt = self.spec.to_array()
-            self.symbol = m["symbol"]
-            self.ad.settle = m.get("settle") or self.ad.settle
-            check_leverage(self.config, self.spec, f"{self.ad.name} {self.market}")
-            await self._check_clock()
-            await self.ad.setup_account(self.client, self.symbol, self.hedge, self._leverage(), log.info)
-            await self._warm_up()
-        except ccxt.AuthenticationError:
-            raise X.auth_failed(f"{self.ad.name}") from None
-        except ccxt.BaseError as e:
-            raise ExchangeError(f"{self.ad.name} start-up: {X.describe(e)}") from None
+        attempt = 0
+        while True:
+            try:
+                await self._start_exchange()
+                break
+            except ccxt.AuthenticationError:
+                raise X.auth_failed(f"{self.ad.name}") from None
+            except ccxt.BaseError as e:
+                if X.classify(e) not in (X.RETRY, X.BACKOFF):
+                    raise ExchangeError(f"{self.ad.name} start-up: {X.describe(e)}") from None
+                delay = backoff(attempt, 1.0, START_BACKOFF_CAP_S)
+                attempt += 1
+                log.warning("start-up: %s; retrying in %.1f s", X.describe(e), delay)
+                await asyncio.sleep(delay)
         log.info("%s %s: %s config %s, %s, market %s", self.ad.name, self.market, self.config.mode,
                  self.config.config_name, "hedge mode" if self.hedge else "one-way", self.spec.to_dict())
         await self._compile()
+
+    async def _start_exchange(self) -> None:
+        """Market spec, leverage check, clock, account set-up and warm-up (from a fresh state each try)."""
+        from passivx.config import check_leverage
+        from passivx.markets import spec_from_ccxt
+
+        self.state = MarketState(self.mode, self.cfg)
+        m = await self.ad.load_market(self.client, self.market)
+        self.spec = spec_from_ccxt(self.ad, m, self.ad.name)
+        self.mkt = self.spec.to_array()
+        self.symbol = m["symbol"]
+        self.ad.settle = m.get("settle") or self.ad.settle
+        check_leverage(self.config, self.spec, f"{self.ad.name} {self.market}")
+        if self.paper is not None:
+            self.paper.mkt = self.mkt
+            for kind, pos_side, ts in self.paper.timers():
+                self.state.filled(kind, pos_side, ts)
+        await self._check_clock()
+        await self.ad.setup_account(self.client, self.symbol, self.hedge, self._leverage(), log.info)
+        await self._warm_up()
 
     async def _compile(self) -> None:
         """The first call compiles the calculator (cached on disk afterwards): in a daemon thread, so a
@@ -136,6 +161,8 @@ class Engine:
         def work() -> None:
             try:
                 ideal(self.cfg, self.mkt, self.state.vector(self.now_ms()), np.zeros_like(self.out))
+                if self.paper is not None:
+                    self.paper.warm()
                 result = lambda: done.done() or done.set_result(None)  # noqa: E731
             except BaseException as e:  # noqa: BLE001 - handed to the event loop
                 result = lambda err=e: done.done() or done.set_exception(err)  # noqa: E731
@@ -163,8 +190,10 @@ class Engine:
         return self.ad.name == "binance"
 
     def _leverage(self) -> float:
-        """Classic: the config's leverage. Modes: the enabled wallet exposure limits summed, rounded up,
-        at least 1 and at most the market's maximum (cross margin: this only sets the margin per order)."""
+        """Classic: the config's leverage. Modes: the enabled wallet exposure limits summed, rounded up, at
+        least 1 (cross margin: this only sets the margin per order). A config asking for more than the
+        market's maximum was refused at start-up (`passivx.config.check_leverage`); only the rounding up of
+        a sum just below a fractional maximum is held at that maximum."""
         if self.mode == L.MODE_CLASSIC:
             return float(self.config.data["leverage"])
         total = sum(self.config.data[s]["wallet_exposure_limit"] for s in ("long", "short")
@@ -206,6 +235,8 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
+        self.statefile = StateFile(self)
+        self.statefile.start()
         try:
             starting = asyncio.create_task(self.start())
             stopping = asyncio.create_task(self.stop.wait())
@@ -216,14 +247,15 @@ class Engine:
                 await asyncio.gather(starting, return_exceptions=True)
                 return
             starting.result()
-            tasks = [asyncio.create_task(t) for t in (
-                run_stream("public", self._public_url, lambda: self.ad.public_subscribe(self.market),
-                           self.on_public, lambda up: self._stream_state("public", up), self.stop,
-                           self.ad.ping_message(), self.ad.ping_interval),
-                run_stream("private", self._private_url, lambda: self.ad.private_subscribe(self.keys),
-                           self.on_private, lambda up: self._stream_state("private", up), self.stop,
-                           self.ad.ping_message(), self.ad.ping_interval),
-                self._order_loop(), self._status_loop(), self._keep_alive())]
+            jobs = [run_stream("public", self._public_url, lambda: self.ad.public_subscribe(self.market),
+                               self.on_public, lambda up: self._stream_state("public", up), self.stop,
+                               self.ad.ping_message(), self.ad.ping_interval),
+                    self._order_loop(), self._status_loop()]
+            if self.paper is None:  # paper trading: the account is local, nothing private is opened
+                jobs += [run_stream("private", self._private_url, lambda: self.ad.private_subscribe(self.keys),
+                                    self.on_private, lambda up: self._stream_state("private", up), self.stop,
+                                    self.ad.ping_message(), self.ad.ping_interval), self._keep_alive()]
+            tasks = [asyncio.create_task(t) for t in jobs]
             await self.stop.wait()
             for t in tasks:
                 t.cancel()
@@ -235,6 +267,9 @@ class Engine:
                 self.console.end()
             if self.client is not None:
                 await self.client.close()
+            if self.paper is not None and self.paper.mkt is not None and self._save_paper():
+                log.info("paper results: %s", self.paper.folder)
+            self.statefile.close()
             log.info("stopped")
 
     def request_stop(self) -> None:
@@ -255,6 +290,8 @@ class Engine:
         if not up:
             self._distrust(f"{name} stream down")
         self.wake.set()
+        if self.statefile:
+            self.statefile.stream(name, up)
 
     def _distrust(self, why: str) -> None:
         if self.trusted or self.paused_why not in (why, "starting"):
@@ -267,12 +304,20 @@ class Engine:
         for t in self.ad.parse_public(msg):
             if t[0] < self.warm_until:
                 continue
+            if self.paper is not None:  # the paper account fills on the trade before the bot sees it
+                self._events(self.paper.on_trade(t[0], t[1]))
+                if self.paper.liquidated and not self.stop.is_set():
+                    log.error("paper account liquidated at %g; stopping", t[1])
+                    self.request_stop()
             self.state.trade(*t)
             self.dirty = True
         self.wake.set()
 
     def on_private(self, msg: dict, t_recv: float) -> None:
-        for ev in self.ad.parse_private(msg, self.market):
+        self._events(self.ad.parse_private(msg, self.market))
+
+    def _events(self, events: list) -> None:
+        for ev in events:
             if isinstance(ev, X.OrderUpdate):
                 self._order_update(ev)
             elif isinstance(ev, X.Fill):
@@ -313,6 +358,8 @@ class Engine:
             self.fill_at = time.monotonic()
         self.fill_pending = self.dirty = True
         self.resync_after_fill = time.monotonic() + RESYNC_AFTER_FILL_S
+        if self.statefile:
+            self.statefile.fill(ev)
 
     # ---- the order loop -----------------------------------------------------------------------------
     async def _order_loop(self) -> None:
@@ -428,6 +475,8 @@ class Engine:
 
     async def _cycle(self) -> None:
         self.last_cycle = time.monotonic()
+        if self.paper is not None:
+            self.paper.n["decisions"] += 1
         self.dirty = self.fill_pending = False
         want, cancels, creates = self.compute()
         try:
@@ -526,12 +575,24 @@ class Engine:
         last_plain = -math.inf
         while True:
             line = status_line(self.snapshot())
+            if self.paper is not None and self.paper.dirty and self.paper.mkt is not None:
+                self._save_paper()
             if self.console is not None and self.console.tty:
                 self.console.show(line)
             elif time.monotonic() - last_plain >= PLAIN_EVERY:
                 log.info("status: %s", line)
                 last_plain = time.monotonic()
             await asyncio.sleep(1.0)
+
+    def _save_paper(self) -> bool:
+        """Write the paper run's files; a failure is logged (and tried again at the next change)."""
+        try:
+            self.paper.save()
+            return True
+        except PassivxError as e:
+            log.error("%s", e)
+            self.paper.dirty = False  # tried again with the next change, not every second
+            return False
 
     def _write_state(self) -> None:
         """The state file beside the log (atomic): the inputs and ideal orders of the last computation,
