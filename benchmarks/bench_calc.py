@@ -48,12 +48,13 @@ def state(classic: bool) -> np.ndarray:
 def calls_per_second(cfg, mkt, st, whole_grid: bool, seconds: float) -> tuple[float, int]:
     """(calls/s, orders per call) over about `seconds` of repeated calls."""
     out = np.zeros((L.MAX_ORDERS, L.O_SIZE))
-    n_orders = ideal_orders(cfg, mkt, st, whole_grid, out)  # compile or load from cache
+    memo = np.zeros(0)  # no memo: every call computes everything (a memo would answer repeats at once)
+    n_orders = ideal_orders(cfg, mkt, st, whole_grid, out, memo)  # compile or load from cache
     calls, batch = 0, 100
     start = time.perf_counter()
     while True:
         for _ in range(batch):
-            ideal_orders(cfg, mkt, st, whole_grid, out)
+            ideal_orders(cfg, mkt, st, whole_grid, out, memo)
         calls += batch
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:

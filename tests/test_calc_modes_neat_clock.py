@@ -53,7 +53,7 @@ def make_st(balance=1000.0, bid=100.0, ask=100.0, ema=100.0, long=(0.0, 0.0), sh
 def neat(cfg, st, side, whole_grid=True, mkt=LINEAR):
     out = np.zeros((L.MAX_ORDERS, L.O_SIZE))
     base = L.C_LONG if side > 0 else L.C_SHORT
-    n = neat_entries(cfg, base, mkt, st, side, whole_grid, out, 0)
+    n = neat_entries(cfg, base, mkt, st, side, whole_grid, out, 0, np.zeros(0))
     return out[:n].copy()
 
 

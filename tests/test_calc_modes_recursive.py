@@ -12,7 +12,7 @@ from jit_parity import run_jit_and_python
 
 from passivx.calc.contracts import min_entry_qty, pnl, wallet_exposure, we_if_filled
 from passivx.calc.crop import close_qty_to_target, crop_qty
-from passivx.calc.entry import ideal_orders
+from passivx.calc.entry import ideal_orders, new_memo
 from passivx.calc.layout import (
     C_LONG,
     C_MODE,
@@ -110,7 +110,7 @@ def entries(cfg, mkt, st, side, whole_grid=True):
 
 def side_rows(cfg, mkt, st, side, whole_grid=True):
     out = np.full((MAX_ORDERS, O_SIZE), np.nan)
-    n = side_orders(cfg, mkt, st, side, whole_grid, out, 0)
+    n = side_orders(cfg, mkt, st, side, whole_grid, out, 0, new_memo())
     return out[:n]
 
 
@@ -440,7 +440,7 @@ def test_ideal_orders_order_and_hedge_mode():
     cfg = make_cfg()
     st = make_state(bid=99.0, ask=99.01, long=(1.0, 100.0), short=(-1.0, 100.0))
     out = np.full((MAX_ORDERS, O_SIZE), np.nan)
-    n = ideal_orders(cfg, LINEAR, st, False, out)
+    n = ideal_orders(cfg, LINEAR, st, False, out, new_memo())
     rows = out[:n]
     groups = [(int(r[O_POS_SIDE]), int(r[O_REDUCE_ONLY])) for r in rows]
     # long entries, long closes, short entries, short closes
@@ -448,7 +448,7 @@ def test_ideal_orders_order_and_hedge_mode():
     assert set(groups) == {(1, 0), (1, 1), (-1, 0), (-1, 1)}
     assert groups.count((1, 0)) == 1 and groups.count((-1, 0)) == 1
     flat = np.full((MAX_ORDERS, O_SIZE), np.nan)
-    n = ideal_orders(cfg, LINEAR, make_state(ask=100.01), False, flat)
+    n = ideal_orders(cfg, LINEAR, make_state(ask=100.01), False, flat, new_memo())
     assert n == 2 and flat[0, O_PRICE] == 100.0 and flat[1, O_PRICE] == 100.01
 
 
@@ -458,7 +458,7 @@ _SCRIPT = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, {tests!r})
     import test_calc_modes_recursive as t
-    from passivx.calc.entry import ideal_orders
+    from passivx.calc.entry import ideal_orders, new_memo
     from passivx.calc.layout import MAX_ORDERS, O_SIZE
     cases = [
         (t.make_cfg(), t.LINEAR, t.make_state(), True),
@@ -470,7 +470,7 @@ _SCRIPT = textwrap.dedent("""
     ]
     for cfg, mkt, st, whole in cases:
         out = np.zeros((MAX_ORDERS, O_SIZE))
-        n = ideal_orders(cfg, mkt, st, whole, out)
+        n = ideal_orders(cfg, mkt, st, whole, out, new_memo())
         print(n, out[:n].tobytes().hex())
 """)
 

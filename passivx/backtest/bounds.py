@@ -47,7 +47,7 @@ from passivx.calc.layout import (
     S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.modes import WE_TOLERANCE
-from passivx.calc.neat import neat_entries
+from passivx.calc.neat import filled_grid_bound, neat_entries
 from passivx.calc.recursive import entry_node
 from passivx.calc.takeprofit import first_tp_price, round_close, tp_prices
 from passivx.calc.rounding import iround, round_
@@ -58,7 +58,7 @@ from passivx.backtest.layout import (
     E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, W_BST, W_CFG,
     W_MKT, W_RST,
 )
-from passivx.backtest.views import band, cfg_of, decision_at, mkt_of, position, timers
+from passivx.backtest.views import band, cfg_of, decision_at, memo_of, mkt_of, position, timers
 
 _REL = 1e-9  # relative slack on unrounded prices (the rounding guard can move a value a hair)
 _EPS = 1e-12  # relative nudge past a price that must be crossed or touched
@@ -164,7 +164,13 @@ def _missing_entry(w, bk, n: int, out, k: int) -> float:
     if mode == MODE_CLOCK:
         price = clock_price(mkt, st, side, side, cfg[base + P_EMA_DIST_ENTRY])
     else:
-        price = out[0, O_PRICE] if neat_entries(cfg, base, mkt, st, side, False, out, 0) > 0 else unknown
+        memo = memo_of(w)
+        if neat_entries(cfg, base, mkt, st, side, False, out, 0, memo) > 0:
+            price = out[0, O_PRICE]
+        else:  # every node filled (then only the dust test can bring one back) or cropped away (unknown)
+            price = filled_grid_bound(cfg, base, mkt, st, side, memo)
+            if math.isnan(price):
+                price = unknown
     w[book] = held
     return price
 

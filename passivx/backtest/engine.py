@@ -33,10 +33,10 @@ from passivx.backtest.accounting import apply_fill, equity, refresh_risk
 from passivx.backtest.book import best_row, drop_filled, extremes, load_rows, market_row
 from passivx.backtest.bounds import fixed_rows, landing_outcome, next_timer, reference, stale_bounds
 from passivx.backtest.layout import (
-    BK_ALIVE, BK_MARKET, E_ALPHA, E_BAND_ALPHA, E_CLOSEST_LIQ, E_DEC_T, E_EQ_DIR, E_ERROR, E_FEES, E_FILL_SEQ,
-    E_FIRST_T, E_FIXED_OK, E_FUNDING, E_FUND_I, E_HB, E_HB_FIXED, E_LA, E_LAST_DEC, E_LAST_FILL_T, E_LAST_T, E_LAT,
-    E_LA_FIXED, E_LB, E_LB_EMA, E_LIQ, E_LIQUIDATED, E_LIQ_S, E_LIQ_X, E_MAX_DD, E_MAX_GAP, E_MODE, E_N_BOOK,
-    E_N_CALLS, E_N_CLOSES, E_N_DECISIONS, E_N_ENTRIES, E_N_FBUF, E_N_FILLS, E_N_LIQ, E_N_SAMPLES, E_N_SL,
+    BK_ALIVE, BK_MARKET, E_ALPHA, E_BAND_ALPHA, E_CLOSEST_LIQ, E_DEC_T, E_EQ_DIR, E_ERROR, E_EXHAUSTIVE, E_FEES,
+    E_FILL_SEQ, E_FIRST_T, E_FIXED_OK, E_FUNDING, E_FUND_I, E_HB, E_HB_FIXED, E_LA, E_LAST_DEC, E_LAST_FILL_T,
+    E_LAST_T, E_LAT, E_LA_FIXED, E_LB, E_LB_EMA, E_LIQ, E_LIQUIDATED, E_LIQ_S, E_LIQ_X, E_MAX_DD, E_MAX_GAP, E_MODE,
+    E_N_BOOK, E_N_CALLS, E_N_CLOSES, E_N_DECISIONS, E_N_ENTRIES, E_N_FBUF, E_N_FILLS, E_N_LIQ, E_N_SAMPLES, E_N_SL,
     E_N_TRADES, E_N_UNSTUCK, E_PACE, E_PEAK, E_REF_OK, E_REF_VERSION, E_RING_HEAD, E_RING_N, E_RPNL, E_SAMPLE_MS,
     E_STALE, E_STARTED, E_T_EVT, E_T_FUND, E_T_LAND, E_T_MINUTE, E_T_SAMPLE, E_T_TIMER, E_UB, E_UB_EMA, E_VERSION,
     E_VOLUME, E_XMAX, E_XMIN, F_BALANCE, F_CAP, F_EQUITY, F_FEE, F_KIND, F_LONG_PRICE, F_LONG_SIZE, F_MARK, F_PNL,
@@ -45,7 +45,7 @@ from passivx.backtest.layout import (
     SM_EQUITY, SM_LIQ, SM_LONG_PRICE, SM_LONG_SIZE, SM_PRICE, SM_SHORT_PRICE, SM_SHORT_SIZE, SM_T, SM_WE_LONG,
     SM_WE_SHORT, W_BST, W_RST, W_ST,
 )
-from passivx.backtest.views import cfg_of, decision_at, mkt_of, st_of
+from passivx.backtest.views import cfg_of, decision_at, memo_of, mkt_of, st_of
 
 
 # ---- equity segments (max drawdown, closest liquidation) ----------------------------------------
@@ -168,7 +168,8 @@ def _set_exact(w, bk) -> None:
 def _recompute(w, out, bk, rf) -> None:
     """Exact rows for the decision in the book; it becomes the reference."""
     cfg, mkt, decision = cfg_of(w), mkt_of(w), decision_at(w, W_BST)
-    n = ideal_orders(cfg, mkt, decision, False, out)
+    memo = memo_of(w)  # exhaustive: none either, so that mode is the calculator's plain reference
+    n = ideal_orders(cfg, mkt, decision, False, out, memo if w[E_EXHAUSTIVE] == 0.0 else memo[:0])
     w[E_N_CALLS] += 1.0
     load_rows(cfg, out, n, bk)
     w[E_N_BOOK] = n

@@ -6,14 +6,15 @@
   engine scalars `E_*` at 0 (event clock, book bounds, decision ring, counters, statistics), then the live
   state vector `st` at `W_ST`, the decision whose orders rest now at `W_BST`, the decision the book rows
   were computed for at `W_RST` (the reference of the "nothing that matters changed" test), the config
-  vector at `W_CFG` and the market vector at `W_MKT`. Decisions are `RING_W` long: a state vector, then the
-  decision time, the state version and the fill sequence number (the calculator reads only the state).
+  vector at `W_CFG`, the market vector at `W_MKT` and the calculator's memo at `W_MEMO`. Decisions are
+  `RING_W` long: a state vector, then the decision time, the state version and the fill sequence number
+  (the calculator reads only the state).
 - `ring` (`RING_CAP` x `RING_W`): decisions waiting for the latency to pass.
 - `bk` (`BK_CAP` x `BK_W`): the resting orders: the calculator's order row, then alive/market/fixed flags.
 - `rf` (`RF_CAP` x `RF_W`): the last fills, to drop them from orders decided before the bot saw them.
 - `fills` (`F_CAP` x `F_W`) and `smp` (n x `SM_W`): results, emptied by the Python side.
 """
-from passivx.calc.layout import CFG_SIZE, MAX_ORDERS, MKT_SIZE, O_SIZE, ST_SIZE
+from passivx.calc.layout import CFG_SIZE, MAX_ORDERS, MEMO_SIZE, MKT_SIZE, O_SIZE, ST_SIZE
 from passivx.calc.rows import (  # noqa: F401 - re-exported (shared with paper trading)
     F_BALANCE, F_EQUITY, F_FEE, F_KIND, F_LONG_PRICE, F_LONG_SIZE, F_MARK, F_PNL, F_POS_SIDE, F_PRICE, F_QTY,
     F_SHORT_PRICE, F_SHORT_SIZE, F_SIDE, F_T, F_TAKER, F_W, FILL_COLUMNS, FILL_KIND_NAMES, K_LIQUIDATION,
@@ -120,7 +121,8 @@ W_BST = W_ST + ST_SIZE
 W_RST = W_BST + RING_W
 W_CFG = W_RST + RING_W
 W_MKT = W_CFG + CFG_SIZE
-W_SIZE = W_MKT + MKT_SIZE
+W_MEMO = W_MKT + MKT_SIZE
+W_SIZE = W_MEMO + MEMO_SIZE
 
 # ---- book rows: the calculator's order row, then -------------------------------------------------
 BK_ALIVE = O_SIZE

@@ -3,10 +3,10 @@ paths that call it, and offset-based reads of a state vector inside `w` for the 
 call costs a reference count per array argument; these take one)."""
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    CFG_SIZE, MKT_SIZE, S_LONG_EMA0, S_LONG_LAST_ENTRY_MS, S_LONG_PRICE, S_LONG_SIZE, S_SHORT_EMA0,
+    CFG_SIZE, MEMO_SIZE, MKT_SIZE, S_LONG_EMA0, S_LONG_LAST_ENTRY_MS, S_LONG_PRICE, S_LONG_SIZE, S_SHORT_EMA0,
     S_SHORT_LAST_ENTRY_MS, S_SHORT_PRICE, S_SHORT_SIZE, ST_SIZE,
 )
-from passivx.backtest.layout import RING_W, W_CFG, W_MKT, W_ST
+from passivx.backtest.layout import RING_W, W_CFG, W_MEMO, W_MKT, W_ST
 
 
 @jit
@@ -17,6 +17,11 @@ def cfg_of(w):
 @jit
 def mkt_of(w):
     return w[W_MKT:W_MKT + MKT_SIZE]
+
+
+@jit
+def memo_of(w):
+    return w[W_MEMO:W_MEMO + MEMO_SIZE]
 
 
 @jit

@@ -4,7 +4,8 @@ The calculator takes three vectors and writes one table:
 - `mkt` (market spec, `MKT_SIZE`), built by `passivx.markets.MarketSpec.to_array`;
 - `cfg` (strategy config, `CFG_SIZE`), built by `passivx.config` from a validated config;
 - `st` (state, `ST_SIZE`): balance, positions, book, EMAs, timers;
-- `out` (`MAX_ORDERS` x `O_SIZE`): one row per ideal order.
+- `out` (`MAX_ORDERS` x `O_SIZE`): one row per ideal order;
+- `memo` (`MEMO_SIZE`, or empty for none): what a call may keep for the next one (`new_memo`).
 
 Sizes are signed: long size >= 0, short size <= 0. "Never" timers are -inf.
 Constants are plain ints so numba folds them as compile-time globals.
@@ -123,6 +124,14 @@ O_POS_PRICE_AFTER = 7
 O_WE_AFTER = 8  # wallet exposure after that fill
 O_SIZE = 9
 MAX_ORDERS = 512
+
+# ---- memo -----------------------------------------------------------------------------------
+# per side: the last re-anchored neat grid (`passivx.calc.neat`) with every input it was computed from
+# (balance, size, position price, the side's config block, the market), then its prices and qtys
+MEMO_MAX_NODES = 100  # grids with more nodes are not kept (configs allow up to 100)
+MEMO_KEY = 3 + P_SIZE + MKT_SIZE
+MEMO_SIDE = MEMO_KEY + 2 * MEMO_MAX_NODES
+MEMO_SIZE = 2 * MEMO_SIDE
 
 K_ENTRY = 0
 K_CLOSE = 1

@@ -25,7 +25,7 @@ def _within_limit(wel: float, out, first: int, n: int) -> int:
 
 
 @jit
-def side_orders(cfg, mkt, st, side: int, whole_grid: bool, out, n: int) -> int:
+def side_orders(cfg, mkt, st, side: int, whole_grid: bool, out, n: int, memo) -> int:
     """Write one side's orders in mode cfg[C_MODE] and return the new row count.
 
     An enabled side gets its entries (recursive / neat / clock); a side with a position, enabled or
@@ -38,7 +38,7 @@ def side_orders(cfg, mkt, st, side: int, whole_grid: bool, out, n: int) -> int:
         if mode == MODE_RECURSIVE:
             n = recursive_entries(cfg, base, mkt, st, side, whole_grid, out, n)
         elif mode == MODE_NEAT:
-            n = neat_entries(cfg, base, mkt, st, side, whole_grid, out, n)
+            n = neat_entries(cfg, base, mkt, st, side, whole_grid, out, n, memo)
         elif mode == MODE_CLOCK:
             n = clock_entries(cfg, base, mkt, st, side, out, n)
         n = _within_limit(cfg[base + P_WEL], out, first, n)

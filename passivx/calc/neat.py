@@ -20,6 +20,10 @@ above `P - price_step/2` (long; short: never under `P + price_step/2`) nor cross
 
 A position under 0.9 times the exchange minimum at p0 is dust and treated as flat; a market without a minimum
 (`min_qty = min_cost = 0`) still trades whole qty steps, so one qty step is the minimum there.
+
+The re-anchored grid depends only on the balance, the position, the side's config and the market: the last
+one per side is kept in the caller's `memo` (layout `MEMO_*`) with all of those, and reused when they are
+equal (an empty `memo` keeps nothing; the results are the same either way).
 """
 import math
 
@@ -31,8 +35,9 @@ from passivx.calc.contracts import (
 from passivx.calc.crop import crop_qty, side_position
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    K_ENTRY, M_C_MULT, M_INVERSE, M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE,
-    P_EQTY_EXP_BASE, P_GRID_SPAN, P_INITIAL_QTY_PCT, P_MAX_N_ENTRY_ORDERS, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
+    K_ENTRY, MEMO_KEY, MEMO_MAX_NODES, MEMO_SIDE, MEMO_SIZE, M_C_MULT, M_INVERSE, M_MIN_COST, M_MIN_QTY,
+    M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE, P_EQTY_EXP_BASE, P_GRID_SPAN, P_INITIAL_QTY_PCT,
+    P_MAX_N_ENTRY_ORDERS, P_SIZE, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
 )
 from passivx.calc.orders import put
 from passivx.calc.recursive import initial_entry, initial_qty
@@ -424,6 +429,50 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
 
 
 @jit
+def _memo_key(memo, o: int, cfg, base: int, mkt, balance: float, size: float, pprice: float, write: bool) -> bool:
+    """Whether the key at `memo[o:]` holds these inputs; with `write`, store them there."""
+    same = True
+    for j in range(MEMO_KEY):
+        if j == 0:
+            v = balance
+        elif j == 1:
+            v = size
+        elif j == 2:
+            v = pprice
+        elif j < 3 + P_SIZE:
+            v = cfg[base + j - 3]
+        else:
+            v = mkt[j - 3 - P_SIZE]
+        if write:
+            memo[o + j] = v
+        elif memo[o + j] != v:
+            same = False
+            break
+    return same
+
+
+@jit
+def _grid_of(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float, ws, memo) -> None:
+    """`_fitted_grid` into `ws[_BP]`, `ws[_BQ]`, taken from `memo` when it holds the same inputs (else
+    computed, and kept there)."""
+    n = ws.shape[1]
+    o = 0 if side > 0 else MEMO_SIDE
+    if len(memo) < MEMO_SIZE or n > MEMO_MAX_NODES:
+        _fitted_grid(cfg, base, mkt, side, balance, size, pprice, ws)
+        return
+    if _memo_key(memo, o, cfg, base, mkt, balance, size, pprice, False):
+        for i in range(n):
+            ws[_BP, i] = memo[o + MEMO_KEY + i]
+            ws[_BQ, i] = memo[o + MEMO_KEY + MEMO_MAX_NODES + i]
+        return
+    _fitted_grid(cfg, base, mkt, side, balance, size, pprice, ws)
+    _memo_key(memo, o, cfg, base, mkt, balance, size, pprice, True)
+    for i in range(n):
+        memo[o + MEMO_KEY + i] = ws[_BP, i]
+        memo[o + MEMO_KEY + MEMO_MAX_NODES + i] = ws[_BQ, i]
+
+
+@jit
 def _place(cfg, base: int, mkt, st, side: int, prices, qtys, k: int, first_qty: float, size: float,
            pprice: float, cap: float, whole_grid: bool, out, n: int) -> int:
     """Write grid nodes `k..` (node k with `first_qty`) as entries, each as if the earlier ones filled.
@@ -458,12 +507,13 @@ def _place(cfg, base: int, mkt, st, side: int, prices, qtys, k: int, first_qty: 
 
 
 @jit
-def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: int) -> int:
+def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: int, memo) -> int:
     """Neat grid entries of `side` (nearest first) written from row `n`; returns the new row count.
 
     Flat (or dust: |Q| < 0.9*min_entry_qty(p0)): the initial entry at p0 (qty q0, less the
     dust), and with `whole_grid` the rest of the grid anchored at p0. With a position: the next unfilled
-    node of the re-anchored grid (module docstring), or with `whole_grid` every remaining node."""
+    node of the re-anchored grid (module docstring), or with `whole_grid` every remaining node. `memo`: see
+    the module docstring."""
     balance = st[S_BALANCE]
     if balance <= 0.0 or cfg[base + P_WEL] <= 0.0:
         return n
@@ -479,7 +529,7 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
     if size == 0.0 or pprice <= 0.0:
         return n
     ws = _workspace(cfg, base)
-    _fitted_grid(cfg, base, mkt, side, balance, size, pprice, ws)
+    _grid_of(cfg, base, mkt, side, balance, size, pprice, ws, memo)
     prices, qtys = ws[_BP], ws[_BQ]
     cum = 0.0
     for k in range(len(prices)):
@@ -490,3 +540,34 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
             cap = round_dn(pprice - 0.5 * step, step) if side > 0 else round_up(pprice + 0.5 * step, step)
             return _place(cfg, base, mkt, st, side, prices, qtys, k, q, size, pprice, cap, whole_grid, out, n)
     return n
+
+
+@jit
+def filled_grid_bound(cfg, base: int, mkt, st, side: int, memo) -> float:
+    """For a position of `side` that fills every node of its re-anchored grid, so that `neat_entries` places
+    no entry whatever the book: the best bid (long; short: ask) beyond which that can change, as an
+    unclamped entry price (long: a bid at or under it may make the position dust at p0 and bring the flat
+    grid back; an upper bound). -inf (short: inf) when no book can; inf (short: -inf) when this cannot be
+    told; NaN when some node is left (or there is no such position)."""
+    balance = st[S_BALANCE]
+    size, pprice = side_position(st, side)
+    if balance <= 0.0 or cfg[base + P_WEL] <= 0.0 or size == 0.0 or pprice <= 0.0:
+        return math.nan
+    ws = _workspace(cfg, base)
+    _grid_of(cfg, base, mkt, side, balance, size, pprice, ws, memo)
+    step = mkt[M_QTY_STEP]
+    cum = 0.0
+    for k in range(ws.shape[1]):
+        cum = round_(cum + ws[_BQ, k], step)
+        if round_(cum - abs(size), step) > _FILLED * cum:
+            return math.nan
+    # only the dust test at p0 can bring an entry back: |Q| < 0.9*min_entry_qty(p0)
+    if _FLAT * max(mkt[M_MIN_QTY], step) > abs(size):
+        return side * math.inf
+    if side < 0 or mkt[M_INVERSE] != 0.0 or mkt[M_MIN_COST] <= 0.0:
+        return -side * math.inf  # the minimum does not grow as the book moves p0 away from the position
+    # round_up(min_cost/(p0*c_mult)) exceeds its argument by less than a qty step
+    room = abs(size) / _FLAT - step
+    if not room > 0.0:
+        return math.inf
+    return mkt[M_MIN_COST] / (mkt[M_C_MULT] * room) * (1.0 + 1e-9)

@@ -176,7 +176,7 @@ def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
     import numpy as np
 
     from passivx.calc.contracts import bankruptcy_price, liquidation_price, wallet_exposure
-    from passivx.calc.entry import ideal_orders
+    from passivx.calc.entry import ideal_orders, new_memo
     from passivx.config import check_leverage
 
     config = _config(req, label, cache)
@@ -186,10 +186,10 @@ def evaluate(req: dict, label: Label = _key, cache: dict | None = None) -> dict:
     whole_grid = _bool(req, "whole_grid", label)
     if "arrays" not in cache:
         _precompile()  # first call: load or compile the calculator, with the first-run notice
-        cache["arrays"] = np.zeros((L.MAX_ORDERS, L.O_SIZE))
-    out = cache["arrays"]
+        cache["arrays"] = np.zeros((L.MAX_ORDERS, L.O_SIZE)), new_memo()
+    out, memo = cache["arrays"]
     cfg, mkt = config.to_array(), spec.to_array()
-    n = ideal_orders(cfg, mkt, st, whole_grid, out)
+    n = ideal_orders(cfg, mkt, st, whole_grid, out, memo)
     orders, notes = _printed_orders(out[:n], st, mkt, config.mode)
 
     bal = st[L.S_BALANCE]
@@ -362,11 +362,11 @@ def _precompile() -> None:
     """Load the calculator from the compiled-code cache, compiling it first (with a notice) if needed."""
     import numpy as np
 
-    from passivx.calc.entry import ideal_orders
+    from passivx.calc.entry import ideal_orders, new_memo
     from passivx.firstrun import CALCULATOR, precompile
 
     precompile(CALCULATOR, ideal_orders, np.zeros(L.CFG_SIZE), np.zeros(L.MKT_SIZE), np.zeros(L.ST_SIZE), False,
-               np.zeros((L.MAX_ORDERS, L.O_SIZE)))
+               np.zeros((L.MAX_ORDERS, L.O_SIZE)), new_memo())
 
 
 def _options(fn):

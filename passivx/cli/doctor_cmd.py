@@ -68,7 +68,7 @@ async def _exchange(report: Report, exchange: str, cfg, keys, paper: bool, testn
     import numpy as np
 
     from passivx.calc import layout as L
-    from passivx.calc.entry import ideal_orders
+    from passivx.calc.entry import ideal_orders, new_memo
     from passivx.config import check_leverage
     from passivx.errors import PassivxError
     from passivx.exchanges import adapter
@@ -125,11 +125,11 @@ async def _exchange(report: Report, exchange: str, cfg, keys, paper: bool, testn
     if not state.ready:
         report.line(FAIL, "minimums", "no recent trade to price the grid at")
         return
-    out = np.zeros((L.MAX_ORDERS, L.O_SIZE))
+    out, memo = np.zeros((L.MAX_ORDERS, L.O_SIZE)), new_memo()
 
     def first_entry(at: float):
         state.balance = at
-        n = ideal_orders(cfg_v, mkt, state.vector(time.time() * 1000.0), True, out)
+        n = ideal_orders(cfg_v, mkt, state.vector(time.time() * 1000.0), True, out, memo)
         return next(((r[L.O_QTY], r[L.O_PRICE]) for r in out[:n] if int(r[L.O_KIND]) == L.K_ENTRY), None)
 
     placed, big = first_entry(balance), first_entry(balance * SCALE)

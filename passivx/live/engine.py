@@ -37,6 +37,7 @@ import numpy as np
 
 from passivx.calc import layout as L
 from passivx.calc.contracts import wallet_exposure
+from passivx.calc.entry import new_memo
 from passivx.errors import ConfigError, ExchangeError, PassivxError
 from passivx.exchanges import base as X
 from passivx.live import orders as O
@@ -95,6 +96,7 @@ class Engine:
         self.skew_ms = 0.0
         self.warm_until = -math.inf
         self.out = np.zeros((L.MAX_ORDERS, L.O_SIZE))
+        self.memo = new_memo()
         self.limiter = RateLimiter(adapter.order_rate, adapter.order_burst)
         self.client = None
         self.spec = self.mkt = None
@@ -160,7 +162,7 @@ class Engine:
 
         def work() -> None:
             try:
-                ideal(self.cfg, self.mkt, self.state.vector(self.now_ms()), np.zeros_like(self.out))
+                ideal(self.cfg, self.mkt, self.state.vector(self.now_ms()), np.zeros_like(self.out), new_memo())
                 if self.paper is not None:
                     self.paper.warm()
                 result = lambda: done.done() or done.set_result(None)  # noqa: E731
@@ -468,7 +470,7 @@ class Engine:
     def compute(self) -> tuple[list, list, list]:
         """(ideal orders, cancels, creates) for the state now."""
         st = self.state.vector(self.now_ms())
-        want = ideal(self.cfg, self.mkt, st, self.out)
+        want = ideal(self.cfg, self.mkt, st, self.out, self.memo)
         cancels, creates = O.diff(want, list(self.orders.values()), self.state.last)
         self.computed = (st, want)
         return want, cancels, creates

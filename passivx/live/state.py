@@ -169,11 +169,11 @@ class MarketState:
         return {k: (float(v) if not isinstance(v, list) else [float(x) for x in v]) for k, v in d.items()}
 
 
-def ideal(cfg: np.ndarray, mkt: np.ndarray, st: np.ndarray, out: np.ndarray) -> list[Want]:
+def ideal(cfg: np.ndarray, mkt: np.ndarray, st: np.ndarray, out: np.ndarray, memo: np.ndarray) -> list[Want]:
     """The calculator's orders for `st` (via `passivx.calc.entry.ideal_orders`), as `Want`s."""
     from passivx.calc.entry import ideal_orders
 
-    n = ideal_orders(cfg, mkt, st, False, out)
+    n = ideal_orders(cfg, mkt, st, False, out, memo)
     market_sl = round(cfg[L.C_MODE]) == L.MODE_CLASSIC and cfg[L.C_MARKET_SL] != 0.0
     return [Want(int(r[L.O_SIDE]), int(r[L.O_POS_SIDE]), int(r[L.O_KIND]), r[L.O_PRICE], r[L.O_QTY],
                  r[L.O_REDUCE_ONLY] != 0.0, market_sl and int(r[L.O_KIND]) == L.K_STOP_LOSS)
