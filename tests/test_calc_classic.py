@@ -236,12 +236,14 @@ def test_next_node_clamps_to_the_previous_node_price():
     # short -10 @ 100, gs 0.0096, gc 0, ddown 0 (q = min qty 0.001):
     # node 1: s* = round_up(0.24) = 0.24, round_up(100.96, 0.24) = 421*0.24 = 101.04
     # node 2: P' = (1000 + 0.10104)/10.001 = 100.0001, s* = round_up(0.2400002) = 0.25,
-    #   round_up(100.9601, 0.25) = 101.0 -- nearer than node 1, which must fill first: clamped to 101.04
+    #   round_up(100.9601, 0.25) = 101.0 -- nearer than node 1, which must fill first: clamped to 101.04,
+    #   where it joins node 1 (one order per price) and the position after is after both
     m, c, s = vectors(cfg={"C_GRID_SPACING": 0.0096, "C_GRID_COEF": 0.0, "C_DDOWN_FACTOR": 0.0,
                            "C_N_ENTRY": 2.0},
                       st={"S_SHORT_SIZE": -10.0, "S_SHORT_PRICE": 100.0})
     e = entries(orders(m, c, s))
-    assert col(e, L.O_PRICE) == [101.04, 101.04] and col(e, L.O_QTY) == [0.001, 0.001]
+    assert col(e, L.O_PRICE) == [101.04] and col(e, L.O_QTY) == [0.002]
+    assert col(e, L.O_POS_SIZE_AFTER) == [-10.002]
 
 
 def test_inverse_reentry_and_harmonic_position_price():
@@ -287,10 +289,12 @@ def test_no_reentry_when_room_is_below_min_entry_qty():
 
 
 def test_reentry_floor_is_min_entry_qty_not_q0():
-    # ddown 0: q = max(min_entry_qty(98.75), 0) = 0.001 each node (q0 would be 1.0)
+    # ddown 0: q = max(min_entry_qty(98.75), 0) = 0.001 each node (q0 would be 1.0); the second node barely
+    # moves the position, lands on the same price and joins the first (one order per price)
     m, c, s = vectors(cfg={"C_DDOWN_FACTOR": 0.0, "C_N_ENTRY": 2.0},
                       st={"S_LONG_SIZE": 1.0, "S_LONG_PRICE": 100.0})
-    assert col(entries(orders(m, c, s)), L.O_QTY) == [0.001, 0.001]
+    e = entries(orders(m, c, s))
+    assert col(e, L.O_QTY) == [0.002] and col(e, L.O_POS_SIZE_AFTER) == [1.002]
 
 
 def test_n_entry_orders_caps_live_grid():
@@ -676,3 +680,33 @@ def test_pure_python_gives_the_same_rows_as_jit():
     jit_rows = parity_rows()
     assert all(len(rows) > 0 for rows in jit_rows)
     assert python_rows == jit_rows
+
+
+# ---- one order per price ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs" / "live").glob("*/*.json")))
+def test_shipped_configs_never_put_two_entries_of_a_side_on_one_price(path):
+    from passivx.calc.entry import ideal_orders, new_memo
+    from passivx.config import load_live_config
+    from passivx.markets import market_spec
+
+    config = load_live_config(path)
+    mkt = market_spec(path.parent.name, config.symbol).to_array()
+    cfg = config.to_array()
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(40):
+        price = float(rng.choice([100.0, 2000.0, 30000.0])) * rng.uniform(0.9, 1.1)
+        price = round(price / mkt[L.M_PRICE_STEP]) * mkt[L.M_PRICE_STEP]
+        _, _, st = vectors(st={"S_BEST_BID": price, "S_BEST_ASK": price + mkt[L.M_PRICE_STEP], "S_LAST_PRICE": price,
+                               "S_TICK_EMA": price})
+        st[L.S_LONG_EMA0:L.S_LONG_EMA0 + 3] = st[L.S_SHORT_EMA0:L.S_SHORT_EMA0 + 3] = price
+        # balances from a few minimum orders to thousands of them
+        min_cost = max(mkt[L.M_MIN_COST], min_entry_qty(price, mkt) * (1 / price if mkt[L.M_INVERSE] else price))
+        st[L.S_BALANCE] = min_cost * float(np.exp(rng.uniform(np.log(3), np.log(5000))))
+        out = np.zeros((L.MAX_ORDERS, L.O_SIZE))
+        n = ideal_orders(cfg, mkt, st, True, out, new_memo())
+        for side in (1.0, -1.0):
+            prices = [r[L.O_PRICE] for r in out[:n] if r[L.O_KIND] == L.K_ENTRY and r[L.O_POS_SIDE] == side]
+            assert len(prices) == len(set(prices)), f"{path.name} at {price}: {sorted(prices)}"
+            checked += len(prices)
+    assert checked > 40

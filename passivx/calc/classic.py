@@ -29,8 +29,9 @@ from passivx.calc.layout import (
     C_BALANCE_PCT, C_DDOWN_FACTOR, C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_ENTRY_QTY_PCT, C_FUNDING_COLLECT,
     C_GRID_COEF, C_GRID_SPACING, C_LEVERAGE, C_MARKET_SL, C_MAX_MARKUP, C_MIN_CLOSE_QTY_MULT, C_MIN_MARKUP,
     C_N_CLOSE, C_N_ENTRY, C_SL_LIQ_DIFF, C_SL_POS_REDUCTION, C_SL_PPRICE_DIFF, K_CLOSE, K_ENTRY, K_STOP_LOSS,
-    M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, MAX_ORDERS, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE,
-    S_LONG_PRICE, S_LONG_SIZE, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
+    MAX_ORDERS, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, O_KIND, O_POS_SIDE, O_PRICE, O_QTY, S_BALANCE, S_BEST_ASK,
+    S_BEST_BID, S_LAST_PRICE, S_LONG_PRICE, S_LONG_SIZE, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE,
+    S_TICK_EMA,
 )
 from passivx.calc.orders import put
 from passivx.calc.rounding import iround, round_, round_dn, round_up
@@ -84,7 +85,9 @@ def reentry(cfg, mkt, bal: float, side: float, size: float, price: float, bound:
 @jit
 def _entry_grid(cfg, mkt, st, side: float, size: float, price: float, bound: float, n_nodes: int,
                 out, n: int) -> int:
-    """Write up to `n_nodes` re-entries of (size, price), each as if the previous one had filled."""
+    """Write up to `n_nodes` re-entries of (size, price), each as if the previous one had filled. A
+    re-entry on the price of the entry before it (small orders on a coarse price step) is merged into it:
+    one order per price, as an exchange book shows them."""
     bal = balance_used(cfg, st)
     if bal <= 0.0:
         return n
@@ -93,6 +96,10 @@ def _entry_grid(cfg, mkt, st, side: float, size: float, price: float, bound: flo
         if qty <= 0.0:
             break
         size, price = new_position(size, price, side * qty, x, mkt)
+        last = n - 1
+        if last >= 0 and out[last, O_PRICE] == x and out[last, O_POS_SIDE] == side and out[last, O_KIND] == K_ENTRY:
+            n = last
+            qty = round_(out[n, O_QTY] + qty, mkt[M_QTY_STEP])
         n = put(out, n, side, side, K_ENTRY, x, qty, False, size, price,
                 wallet_exposure(size, price, st[S_BALANCE], mkt))
         if capped:
