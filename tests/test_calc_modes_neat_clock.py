@@ -513,3 +513,28 @@ def test_jit_and_pure_python_agree():
     assert outputs[0][0] != "function" and outputs[1][0] == "function"  # compiled vs plain Python
     assert outputs[0][1] == outputs[1][1]
     assert all(len(part) > 0 for part in outputs[0][1].split(";"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_neat_live_entry_is_the_whole_grids_first_node(seed):
+    """Flat or dust, the live answer (only the next node, computed without solving the grid's qtys) is the
+    first row of the whole grid."""
+    rng = np.random.default_rng(seed)
+    coarse = MarketSpec(price_step=0.5, qty_step=0.1, min_qty=0.1, min_cost=10.0).to_array()
+    for _ in range(60):
+        mkt = (LINEAR, INVERSE, coarse)[rng.integers(3)]
+        p0 = 30000.0 if mkt is INVERSE else 100.0
+        cfg = make_cfg(max_n_entry_orders=int(rng.integers(1, 9)), eqty_exp_base=float(rng.uniform(1.0, 2.0)),
+                       eprice_exp_base=float(rng.choice([1.0, rng.uniform(1.0, 1.6)])),
+                       grid_span=float(rng.uniform(0.05, 0.4)), initial_qty_pct=float(rng.uniform(0.005, 0.05)))
+        balance = (0.05 if mkt is INVERSE else 1000.0) * float(np.exp(rng.uniform(np.log(0.02), np.log(5))))
+        bid = round(p0 * rng.uniform(0.95, 1.05) / mkt[L.M_PRICE_STEP]) * mkt[L.M_PRICE_STEP]
+        dust = round(float(rng.choice([0.0, rng.uniform(0.0, 0.9) * mkt[L.M_MIN_QTY]])) / mkt[L.M_QTY_STEP]) \
+            * mkt[L.M_QTY_STEP]
+        for side in (1, -1):
+            key = "long" if side > 0 else "short"
+            st = make_st(balance=balance, bid=bid, ask=bid + mkt[L.M_PRICE_STEP], ema=p0 * rng.uniform(0.97, 1.03),
+                         **({key: (side * dust, bid)} if dust else {}))
+            live, whole = neat(cfg, st, side, whole_grid=False, mkt=mkt), neat(cfg, st, side, mkt=mkt)
+            assert len(live) == min(1, len(whole))
+            np.testing.assert_array_equal(live, whole[:1])

@@ -197,14 +197,20 @@ def _solve_q_last(q0: float, exp_base: float, ws, balance: float, wel: float, mk
 
 
 @jit
+def _node_price(cfg, base: int, mkt, side: int, anchor: float, ws, i: int) -> float:
+    """Price of node i of the grid anchored at `anchor` (`ws[_FP]`: the price fractions)."""
+    step = mkt[M_PRICE_STEP]
+    end = anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
+    p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, ws.shape[1])
+    return max(step, round_dn(p, step) if side > 0 else round_up(p, step))
+
+
+@jit
 def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> None:
     """The neat grid anchored at `anchor` into `ws[_P]` (prices) and `ws[_Q]` (qtys)."""
     n = ws.shape[1]
-    step = mkt[M_PRICE_STEP]
-    end = anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
     for i in range(n):
-        p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, n)
-        p = max(step, round_dn(p, step) if side > 0 else round_up(p, step))
+        p = _node_price(cfg, base, mkt, side, anchor, ws, i)
         ws[_P, i] = p
         ws[_MQ, i] = min_entry_qty_bound(p, mkt)
     q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
@@ -522,7 +528,10 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
     step = mkt[M_PRICE_STEP]
     if q0 > 0.0 and abs(size) < _FLAT * min_entry_qty(p0, mkt):
         ws = _workspace(cfg, base)
-        _grid(cfg, base, mkt, side, balance, p0, ws)
+        if whole_grid:
+            _grid(cfg, base, mkt, side, balance, p0, ws)
+        else:  # only the first node is placed, with its own qty: its price is all the grid gives
+            ws[_P, 0] = _node_price(cfg, base, mkt, side, p0, ws, 0)
         q = max(min_entry_qty(p0, mkt), round_(q0 - abs(size), mkt[M_QTY_STEP]))
         cap = math.inf if side > 0 else 0.0
         return _place(cfg, base, mkt, st, side, ws[_P], ws[_Q], 0, q, size, pprice, cap, whole_grid, out, n)
