@@ -12,6 +12,7 @@ import pytest
 from test_backtest_engine import CLASSIC, fills, readonly, recursive_long, replay
 from passivx.backtest import layout as B
 from passivx.backtest.context import new_context
+from passivx.calc.layout import K_CLOSE, K_ENTRY, K_STOP_LOSS
 from passivx.config.live import parse_live_config
 from passivx.markets import MarketSpec
 
@@ -172,6 +173,48 @@ def test_an_entry_past_the_exposure_limit_comes_back_when_the_bid_falls():
     for exhaustive in (False, True):
         (entry,) = fills(replay(config, market, trades, balance=100.0, exhaustive=exhaustive))
         assert (entry["timestamp"], entry["price"], entry["qty"]) == (6000.0, 99.0, 1.02)
+
+
+def test_a_neat_position_turns_dust_when_the_bid_clamps_its_initial_entry_price():
+    # seed 498's case: min_cost 100 on a qty step of 1 makes one contract a minimum order at 100 or more and
+    # two under 100. The initial entry at round_dn(100.5*(1-0.001)) = 100.39 fills on a print of unknown
+    # side (the best bid stays 100.5): 1 @ 100.39 is no dust (1 >= 0.9 x 1) and its grid's next node is far
+    # below. A sell at 99.95 clamps the initial entry price to that bid, where 1 < 0.9 x 2 is dust: the
+    # initial entry comes back at 99.95 (qty max(2, q0 2 - 1)) and the sell at 99.9 fills it
+    market = dict(price_step=0.01, qty_step=1.0, min_qty=1.0, min_cost=100.0, c_mult=1.0, inverse=False,
+                  maker_fee=0.0002, taker_fee=0.0005, mm_rate=0.005, max_leverage=100.0)
+    side = dict(enabled=True, ema_span_0=1, ema_span_1=1, wallet_exposure_limit=1.0, min_markup=0.01,
+                markup_range=0.0, n_close_orders=1, backwards_tp=False, initial_qty_pct=0.01,
+                initial_eprice_ema_dist=0.001, auto_unstuck_threshold=0.0, auto_unstuck_ema_dist=0.0,
+                auto_unstuck_delay_minutes=0.0, auto_unstuck_qty_pct=0.0, grid_span=0.2, eprice_exp_base=1.0,
+                eqty_exp_base=1.0, max_n_entry_orders=3)
+    config = {"mode": "neat_grid", "config_name": "neat_test", "symbol": "TEST", "long": side,
+              "short": {**side, "enabled": False}}
+    trades = [(0, 100.5, 0), (2000, 100.3, 0), (4000, 99.95, -1), (6000, 99.9, -1)]
+    for exhaustive in (False, True):
+        entries = fills(replay(config, market, trades, exhaustive=exhaustive))
+        assert [(f["timestamp"], f["price"], f["qty"]) for f in entries] == [(2000.0, 100.39, 1.0),
+                                                                              (6000.0, 99.95, 2.0)]
+
+
+def test_a_reduce_only_order_that_found_no_position_comes_back_with_the_next_landing():
+    # seed 416's case, latency 5 s: the long entry at 99 fills at 6000; the decisions at 7000 and 8000, same
+    # position, print over 99 x 1.005, add a market stop loss of half of it (0.505). The take-profit at 100
+    # (decided at 6000) closes all at 11200; the 7000 decision lands at 12000 and at 12200 its stop loss finds
+    # no position (nothing filled, no fill to drop from a later decision) while its re-entry at 98.41 fills.
+    # The 8000 decision, landing at 13000, brings the stop loss back: it sells the new position at 13200
+    market = dict(price_step=0.01, qty_step=0.001, min_qty=0.001, min_cost=0.0, c_mult=1.0, inverse=False,
+                  maker_fee=0.0002, taker_fee=0.0005, mm_rate=0.005, max_leverage=100.0)
+    config = {**CLASSIC, "indicator_settings": {**CLASSIC["indicator_settings"], "do_shrt": False},
+              "grid_spacing": 0.005, "n_entry_orders": 2, "stop_loss_pos_price_diff": 0.005,
+              "stop_loss_pos_reduction": 0.5, "market_stop_loss": True}
+    trades = [(0, 100.0, -1), (6000, 98.9, -1), (7000, 100.5, 1), (8000, 100.5, 1), (11200, 100.5, 1),
+              (12200, 98.4, -1), (13200, 98.4, -1)]
+    for exhaustive in (False, True):
+        rows = fills(replay(config, market, trades, latency=5000.0, exhaustive=exhaustive))
+        assert [(f["timestamp"], f["kind"], f["price"], f["qty"]) for f in rows] == [
+            (6000.0, K_ENTRY, 99.0, 1.01), (11200.0, K_CLOSE, 100.0, 1.01), (12200.0, K_ENTRY, 98.41, 0.505),
+            (13200.0, K_STOP_LOSS, 98.4, 0.505)]
 
 
 # ---- the shipped real sample (tests/data): never skipped ---------------------------------------------

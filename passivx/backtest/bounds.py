@@ -17,8 +17,8 @@ balance, positions, fill timers and predicted funding:
   left out (grid-mode entries past 1.01 x WEL, a classic re-entry without room, a neat crop to nothing)
   counts as a bid / ask at its unclamped price (`_missing_entry`; where that price cannot be told, the
   rows hold only at the current book), and a position without any close freezes its side of the book
-  (`_closeless`). A recursive / neat switch whose initial entry price is clamped to the book likewise
-  holds only at that book.
+  (`_closeless`). Where a recursive / neat switch (below) can turn, the rows hold only while its initial
+  entry price stays put: while the book stays beyond that price's EMA value, or, clamped, at that book.
 - Time enters only through the clock and timed auto-unstuck timers (`due_flags`, with the calculator's
   own `clock_delay`); the rows stay valid while none of them comes up.
 - The last price enters only the classic soft stop loss: in the price band around `r`'s where its
@@ -329,23 +329,24 @@ def _entry_x(w, o: int, k: int) -> float:
 
 
 @jit
-def _entry_clamped(w, k: int) -> bool:
-    """Whether side k's initial entry price at the book decision is (or, within rounding, may be) the best
-    bid (long) / ask (short)."""
+def _hold_entry_price(w, k: int) -> None:
+    """The book decision's rows hold only while side k's initial entry price stays where it is: while the
+    best bid (long; short: ask) stays beyond its EMA price, or, when it is (or, within rounding, may be)
+    clamped to the book, only at that book."""
     lower, upper = band(w, W_BST, k)
     d = w[_base(k) + P_INITIAL_EPRICE_EMA_DIST]
     if k == 0:
-        return lower * (1.0 - d) * (1.0 + _REL) >= w[W_BST + S_BEST_BID]
-    return upper * (1.0 + d) * (1.0 - _REL) <= w[W_BST + S_BEST_ASK]
-
-
-@jit
-def _freeze_book(w, k: int) -> None:
-    """The book decision's rows hold only while side k's book price (long: best bid) stays where it is."""
-    if k == 0:
-        w[E_BB_LO] = w[E_BB_HI] = w[W_BST + S_BEST_BID]
+        edge, bb = lower * (1.0 - d) * (1.0 + _REL), w[W_BST + S_BEST_BID]
+        if edge >= bb:
+            w[E_BB_LO] = w[E_BB_HI] = bb
+        else:
+            w[E_BB_LO] = max(w[E_BB_LO], edge)
     else:
-        w[E_BA_LO] = w[E_BA_HI] = w[W_BST + S_BEST_ASK]
+        edge, ba = upper * (1.0 + d) * (1.0 - _REL), w[W_BST + S_BEST_ASK]
+        if edge <= ba:
+            w[E_BA_LO] = w[E_BA_HI] = ba
+        else:
+            w[E_BA_HI] = min(w[E_BA_HI], edge)
 
 
 @jit
@@ -403,8 +404,8 @@ def _side_rules(w, k: int, flags: int) -> None:
                 if possible and not _flip_possible(w, mkt, k, x / _X_NEAR, x * _X_NEAR):
                     possible, reach = False, _X_NEAR
                 w[E_X_LO + k], w[E_X_HI + k] = x / reach, x * reach
-                if possible and _entry_clamped(w, k):  # the switch moves with the book: rows hold only at it
-                    _freeze_book(w, k)
+                if possible:  # the switch turns with the initial entry price, which the book can clamp
+                    _hold_entry_price(w, k)
             if size == 0.0 or possible:
                 entry = _nearer(side, entry, 1.0 - side * w[b + P_INITIAL_EPRICE_EMA_DIST])
             if possible:  # the re-entry a partial initial entry stands for, or the re-anchored neat grid

@@ -153,6 +153,8 @@ def _fill_row(r: int, t, price: float, taker: bool, mark: float, w, bk, fills, r
         rf[f, RF_QTY], rf[f, RF_MARKET] = bk[r, O_QTY], bk[r, BK_MARKET]
         _record(t, int(bk[r, O_KIND]), side, pos_side, reduce_only, price, qty, fee, realised, taker, mark, w,
                 fills)
+    else:  # a reduce-only order with nothing to reduce is gone without a fill `drop_filled` would know of:
+        w[E_REF_OK] = 0.0  # the book no longer holds the reference's rows, which a recomputation brings back
 
 
 # ---- the book -------------------------------------------------------------------------------------
