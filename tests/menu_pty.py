@@ -67,8 +67,17 @@ class Menu:
         self.answer(prompt, text)
         self.expect(reason)
 
-    def enter(self) -> None:
-        self.answer("Press Enter to return to the menu", "")
+    def enter(self) -> str:
+        """Press Enter at the "Press Enter" prompt; what the screen showed before it."""
+        shown = self.expect("Press Enter to return to the menu")
+        self.child.sendline("")
+        return shown
+
+    def visit(self, *labels: str) -> str:
+        """Select `labels` in turn, then press Enter at the screen reached; what it showed."""
+        for label in labels:
+            self.select(label)
+        return self.enter()
 
     def finish(self, timeout: float = 30) -> int:
         """Wait for the program to end; its exit code. Never a traceback."""
@@ -84,3 +93,9 @@ class Menu:
     def kill(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+
+    def __enter__(self) -> "Menu":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()

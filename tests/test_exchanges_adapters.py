@@ -91,7 +91,7 @@ def test_parse_bybit_private():
          "rejectReason": "EC_PostOnlyWillTakeLiquidity", "category": "inverse"},
         {"symbol": "ETHUSD", "orderId": "2", "side": "Buy", "orderStatus": "New"}]}
     (ev,) = by.parse_private(order, "BTCUSD")
-    assert ev == X.OrderUpdate("1", "passivx-cl-a-1", -1, 1, 61000.0, 100.0, 0.0, "canceled", True,
+    assert ev == X.OrderUpdate("1", "passivx-cl-a-1", -1, 1, 61000.0, 100.0, True, 0.0, "canceled",
                                "EC_PostOnlyWillTakeLiquidity")
     execution = {"topic": "execution", "data": [
         {"category": "inverse", "symbol": "BTCUSD", "execId": "e", "execPrice": "60000", "execQty": "100",
@@ -113,7 +113,7 @@ def test_parse_binance_private():
         "x": "TRADE", "X": "FILLED", "i": 1014, "l": "0.010", "z": "0.010", "L": "64969.8", "T": 77, "m": True,
         "R": False, "ps": "LONG"}}
     assert bn.parse_private(upd, "BTCUSDT") == [
-        X.OrderUpdate("1014", "passivx-cl-b-2", -1, 1, 64969.8, 0.01, 0.01, "filled", True, "TRADE"),
+        X.OrderUpdate("1014", "passivx-cl-b-2", -1, 1, 64969.8, 0.01, True, 0.01, "filled", "TRADE"),
         X.Fill("passivx-cl-b-2", -1, 64969.8, 0.01, 77.0)]
     acc = {"e": "ACCOUNT_UPDATE", "a": {"m": "ORDER", "B": [{"a": "USDT", "wb": "10000.5", "cw": "1"}],
                                         "P": [{"s": "BTCUSDT", "pa": "-0.010", "ep": "64969.8", "ps": "SHORT"},

@@ -28,6 +28,34 @@ MAIN = ROOT / "main.py"
 KEY, SECRET = "simkey", "simsecret-0123456789"
 
 
+def write_keys(work: Path, exchange: str, name: str, mode: int = 0o600) -> None:
+    """`work`/api_keys/`exchange`/`name`.json holding KEY and SECRET, with permissions `mode`."""
+    keys = work / "api_keys" / exchange / f"{name}.json"
+    keys.parent.mkdir(parents=True, exist_ok=True)
+    keys.write_text(json.dumps([KEY, SECRET]))
+    os.chmod(keys, mode)
+
+
+def live_unreachable(work: Path, cfg: dict, key_mode: int = 0o600) -> subprocess.CompletedProcess:
+    """`passivx live bybit c.json` in `work` (config `cfg`, its key file with permissions `key_mode`) against an
+    unreachable REST endpoint, run to its end."""
+    (work / "c.json").write_text(json.dumps(cfg))
+    write_keys(work, "bybit", cfg["config_name"], key_mode)
+    return subprocess.run([sys.executable, str(MAIN), "live", "bybit", "c.json"], cwd=work, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PASSIVX_BYBIT_REST_URL": "http://127.0.0.1:9"})
+
+
+def clock_off_bot(work: Path) -> tuple["Bot", list[dict]]:
+    """`passivx live binance` in `work` against a simulated exchange whose clock is 8 s behind this machine's,
+    run until it stops (exit code 1): the bot, and its orders the exchange holds."""
+    sim = SimExchange("binance", api_key=KEY, api_secret=SECRET, price=60000.0)
+    with run_in_thread(sim) as s:
+        s.faults.clock_skew(-8_000)
+        bot = Bot(work, "binance", config("binance", "ETHUSDT_default", symbol="BTCUSDT"), s.env())
+        assert bot.proc.wait(60) == 1
+        return bot, bot_orders(s)
+
+
 class Bot:
     """`passivx live EXCHANGE CONFIG` in `work`, its output collected in a file."""
 
@@ -35,10 +63,7 @@ class Bot:
         self.work, self.exchange, self.name = work, exchange, config["config_name"]
         self.config_path = work / f"{self.name}.json"
         self.config_path.write_text(json.dumps(config))
-        keys = work / "api_keys" / exchange / f"{self.name}.json"
-        keys.parent.mkdir(parents=True, exist_ok=True)
-        keys.write_text(json.dumps([KEY, SECRET]))
-        os.chmod(keys, 0o600)
+        write_keys(work, exchange, self.name)
         self.out = open(work / f"out-{time.monotonic_ns()}.txt", "w+")
         self.proc = subprocess.Popen([sys.executable, str(MAIN), "live", exchange, str(self.config_path),
                                       *extra], cwd=work, env={**os.environ, "NUMBA_DISABLE_JIT": "1", **env},
@@ -267,14 +292,10 @@ def test_create_answer_lost_is_looked_up_not_resent(tmp_path):
 
 
 def test_clock_off_the_exchange_stops_with_one_line(tmp_path):
-    sim = SimExchange("binance", api_key=KEY, api_secret=SECRET, price=60000.0)
-    with run_in_thread(sim) as s:
-        s.faults.clock_skew(-8_000)
-        bot = Bot(tmp_path, "binance", config("binance", "ETHUSDT_default", symbol="BTCUSDT"), s.env())
-        assert bot.proc.wait(60) == 1
-        last = bot.output().strip().splitlines()[-1]
-        assert last.startswith("error: this machine's clock is 8.") and "ahead of the binance server's" in last
-        assert not bot_orders(s)
+    bot, orders = clock_off_bot(tmp_path)
+    last = bot.output().strip().splitlines()[-1]
+    assert last.startswith("error: this machine's clock is 8.") and "ahead of the binance server's" in last
+    assert not orders
 
 
 def test_bybit_mode_with_both_sides_is_refused(tmp_path):
@@ -289,13 +310,7 @@ def test_bybit_mode_with_both_sides_is_refused(tmp_path):
 
 def test_key_file_readable_by_others_is_refused(tmp_path):
     cfg = config("bybit", "BTCUSD_default")
-    (tmp_path / "c.json").write_text(json.dumps(cfg))
-    keys = tmp_path / "api_keys" / "bybit" / f"{cfg['config_name']}.json"
-    keys.parent.mkdir(parents=True)
-    keys.write_text(json.dumps([KEY, SECRET]))
-    os.chmod(keys, 0o644)
-    r = subprocess.run([sys.executable, str(MAIN), "live", "bybit", "c.json"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=60, env={**os.environ, "PASSIVX_BYBIT_REST_URL": "http://127.0.0.1:9"})
+    r = live_unreachable(tmp_path, cfg, key_mode=0o644)
     assert r.returncode == 1
     path = f"api_keys/bybit/{cfg['config_name']}.json"
     assert r.stderr.strip().splitlines() == [f"error: {path}: the key file can be read by others (mode 0644); "

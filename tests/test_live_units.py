@@ -364,7 +364,7 @@ def test_a_rejection_pushed_before_the_create_answers_leaves_no_phantom_order():
     e = None
 
     def push(oid, cid, side, price, qty):
-        e._order_update(OrderUpdate(oid, cid, side, side, price, qty, 0.0, "canceled", False,
+        e._order_update(OrderUpdate(oid, cid, side, side, price, qty, False, 0.0, "canceled",
                                     "EC_PostOnlyWillTakeLiquidity"))
     ad = ScriptedAdapter(before_answer=push)
     e = engine_with(ad)

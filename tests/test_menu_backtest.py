@@ -32,8 +32,7 @@ def setup(tmp_path):
 
 def test_backtest_a_config_shows_the_results_and_opens_the_plots(tmp_path):
     work, env = setup(tmp_path)
-    m = Menu(work, env=env, timeout=300)
-    try:
+    with Menu(work, env=env, timeout=300) as m:
         m.expect("| Main Menu |")
         m.select("Backtest")
         assert m.labels() == ["default", "sample", "<- Back"]
@@ -53,14 +52,11 @@ def test_backtest_a_config_shows_the_results_and_opens_the_plots(tmp_path):
                         for p in (tmp_path / "opened.txt").read_text().split())
         assert opened == plots
         m.exit()
-    finally:
-        m.kill()
 
 
 def test_backtest_without_a_config_runs_the_optimizer_or_says_it_is_not_available(tmp_path):
     work, env = setup(tmp_path)
-    m = Menu(work, env=env, timeout=600)
-    try:
+    with Menu(work, env=env, timeout=600) as m:
         m.expect("| Main Menu |")
         m.select("Backtest")
         m.select("sample")
@@ -76,20 +72,15 @@ def test_backtest_without_a_config_runs_the_optimizer_or_says_it_is_not_availabl
         m.child.sendline("")
         m.expect("| Main Menu |")
         m.exit()
-    finally:
-        m.kill()
 
 
 def test_backtest_without_settings_says_where_to_add_them(tmp_path):
     work = work_dir(tmp_path)
     shutil.rmtree(work / "configs" / "backtest")
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         m.expect("| Main Menu |")
         m.select("Backtest")
         shown = m.expect("Press Enter")
         assert "no backtest settings in configs/backtest/: import some in Settings -> Backtesting Configurations" in shown
         m.child.sendline("")
         m.exit()
-    finally:
-        m.kill()

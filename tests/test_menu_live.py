@@ -30,8 +30,7 @@ def test_live_bybit_runs_after_an_explicit_yes_and_ctrl_c_returns_to_the_menu(tm
     add_keys(work, "bybit", "BTCUSD_default")
     sim = SimExchange("bybit", api_key=KEY, api_secret=SECRET, price=60000.0)
     with run_in_thread(sim) as s:
-        m = Menu(work, env=s.env(), timeout=60)
-        try:
+        with Menu(work, env=s.env(), timeout=60) as m:
             m.expect("| Main Menu |")
             m.select("Live - Bybit")
             m.select("BTCUSD_default (classic, BTCUSD)")
@@ -64,15 +63,12 @@ def test_live_bybit_runs_after_an_explicit_yes_and_ctrl_c_returns_to_the_menu(tm
             m.exit()
             assert (work / "logs" / "bybit" / "BTCUSD_default.log").exists()
             assert KEY not in m.transcript and SECRET not in m.transcript
-        finally:
-            m.kill()
 
 
 def test_testnet_summary_and_no_starts_nothing(tmp_path):
     work = work_dir(tmp_path)
     add_keys(work, "binance", "BTCUSDT_recursive_grid")
-    m = Menu(work, env=UNREACHABLE)
-    try:
+    with Menu(work, env=UNREACHABLE) as m:
         m.expect("| Main Menu |")
         m.select("Live - Binance")
         shown = m.expect("  > ")
@@ -94,8 +90,6 @@ def test_testnet_summary_and_no_starts_nothing(tmp_path):
         m.expect("| Main Menu |")
         m.exit()
         assert not (work / "logs").exists()  # the command never ran
-    finally:
-        m.kill()
 
 
 def test_configs_without_keys_are_named_and_paper_mode_runs_without_them(tmp_path):
@@ -105,8 +99,7 @@ def test_configs_without_keys_are_named_and_paper_mode_runs_without_them(tmp_pat
     paper = live_option("paper")
     sim = SimExchange("bybit", api_key=KEY, api_secret=SECRET, price=60000.0)
     with run_in_thread(sim) as s:
-        m = Menu(work, env=s.env(), timeout=60)
-        try:
+        with Menu(work, env=s.env(), timeout=60) as m:
             m.expect("| Main Menu |")
             m.select("Live - Bybit")
             if not paper:
@@ -136,16 +129,13 @@ def test_configs_without_keys_are_named_and_paper_mode_runs_without_them(tmp_pat
                 assert "Traceback" not in m.transcript and "error:" not in m.transcript
             m.expect("| Main Menu |")
             m.exit()
-        finally:
-            m.kill()
 
 
 def test_no_configs_and_invalid_configs_are_explained(tmp_path):
     work = tmp_path / "empty"
     (work / "configs" / "live" / "binance").mkdir(parents=True)
     (work / "configs" / "live" / "binance" / "broken.json").write_text('{"config_name": "broken"}')
-    m = Menu(work, env=UNREACHABLE)
-    try:
+    with Menu(work, env=UNREACHABLE) as m:
         m.expect("| Main Menu |")
         for exchange in ("Binance", "Bybit"):
             m.select(f"Live - {exchange}")
@@ -156,5 +146,3 @@ def test_no_configs_and_invalid_configs_are_explained(tmp_path):
                     "configs/live/binance/broken.json: ") in shown if exchange == "Binance" else "not valid" not in shown
             m.child.sendline("")
         m.exit()
-    finally:
-        m.kill()

@@ -21,8 +21,7 @@ def test_without_a_terminal_no_arguments_print_help_and_exit_0(tmp_path):
 
 
 def test_banner_main_menu_bad_input_help_and_exit(tmp_path):
-    m = Menu(work_dir(tmp_path))
-    try:
+    with Menu(work_dir(tmp_path)) as m:
         m.expect(r"\______   \____")  # seed 000's banner
         m.expect("| Main Menu |")
         assert m.labels() == MAIN_ITEMS
@@ -36,8 +35,6 @@ def test_banner_main_menu_bad_input_help_and_exit(tmp_path):
             assert text in shown
         m.child.sendline("")
         m.exit()
-    finally:
-        m.kill()
 
 
 def _key_file(work, exchange="bybit", name="BTCUSD_default"):
@@ -83,8 +80,7 @@ SCREENS = {
 def test_ctrl_c_and_ctrl_d_leave_cleanly_from_every_screen(tmp_path, screen, key):
     work = work_dir(tmp_path)
     _key_file(work)
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         m.expect("| Main Menu |")
         steps = SCREENS[screen]
         for action, *args in steps:
@@ -94,5 +90,3 @@ def test_ctrl_c_and_ctrl_d_leave_cleanly_from_every_screen(tmp_path, screen, key
         m.child.sendcontrol(key)
         assert m.finish() == (130 if key == "c" else 0)
         assert "s3cr3ts3cr3t" not in m.transcript and "k3yk3yk3y" not in m.transcript
-    finally:
-        m.kill()

@@ -30,10 +30,31 @@ def to_keys(m: Menu) -> None:
     m.select("API Keys")
 
 
+def leave(m: Menu) -> None:
+    """From a Settings screen back to the main menu, then Exit."""
+    m.select("<- Back")
+    m.select("<- Back")
+    m.exit()
+
+
+def asked(m: Menu, labels: tuple[str, ...], question: str, answer: str) -> str:
+    """Select `labels` in turn and answer `question`; what the screen then showed before "Press Enter"."""
+    for label in labels:
+        m.select(label)
+    m.answer(question, answer)
+    return m.enter()
+
+
+def import_live(m: Menu, source: Path) -> None:
+    """Live Configurations -> Import a binance config from `source`."""
+    m.select("Import")
+    m.select("binance")
+    m.answer("Path of the .json file to import:", str(source))
+
+
 def test_add_typed_key_refuses_bad_names_and_writes_0600_atomically(tmp_path):
     work = work_dir(tmp_path)
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         to_keys(m)
         m.select("Add API Key")
         m.refused("  > ", "x", "enter a number from 1 to 3")
@@ -53,20 +74,15 @@ def test_add_typed_key_refuses_bad_names_and_writes_0600_atomically(tmp_path):
         m.answer("API key (hidden):", KEY)
         m.refused("API secret (hidden):", "   ", "cannot be empty")
         m.answer("API secret (hidden):", SECRET)
-        shown = m.expect("Press Enter")
+        shown = m.enter()
         path = work / "api_keys" / "bybit" / "BTCUSD_default.json"
         assert f"wrote api_keys/bybit/BTCUSD_default.json (mode 0600): key {KEY[:4]}****, secret ****" in shown
         assert "command: printf '[\"KEY\", \"SECRET\"]' > api_keys/bybit/BTCUSD_default.json && chmod 600" in shown
         assert path.read_text() == json.dumps([KEY, SECRET]) and json.loads(path.read_text()) == [KEY, SECRET]
         assert mode(path) == 0o600 and mode(path.parent) == 0o700
         assert sorted(p.name for p in path.parent.iterdir()) == ["BTCUSD_default.json"]  # no temp file left
-        m.child.sendline("")
-        m.select("<- Back")
-        m.select("<- Back")
-        m.exit()
+        leave(m)
         no_secret_shown(m, (KEY, SECRET))
-    finally:
-        m.kill()
 
 
 def test_existing_name_asks_before_overwriting_and_import_from_json(tmp_path):
@@ -79,8 +95,7 @@ def test_existing_name_asks_before_overwriting_and_import_from_json(tmp_path):
     source.write_text(json.dumps([KEY2, SECRET2]))
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"key": KEY2, "secret": SECRET2}))
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         to_keys(m)
         m.select("Add API Key")
         m.select("binance")
@@ -99,16 +114,11 @@ def test_existing_name_asks_before_overwriting_and_import_from_json(tmp_path):
         m.refused("Path of the JSON file:", str(broken), 'expected a JSON file holding a list of two non-empty strings')
         m.refused("Path of the JSON file:", "", "cannot be empty")
         m.answer("Path of the JSON file:", str(source))
-        shown = m.expect("Press Enter")
+        shown = m.enter()
         assert f"key {KEY2[:4]}****, secret ****" in shown and "still holds the secret" in shown
         assert json.loads(path.read_text()) == [KEY2, SECRET2] and mode(path) == 0o600
-        m.child.sendline("")
-        m.select("<- Back")
-        m.select("<- Back")
-        m.exit()
+        leave(m)
         no_secret_shown(m, (KEY, SECRET), (KEY2, SECRET2))
-    finally:
-        m.kill()
 
 
 def test_view_shows_masked_keys_and_problems_and_delete_asks(tmp_path):
@@ -119,15 +129,12 @@ def test_view_shows_masked_keys_and_problems_and_delete_asks(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(pair))
         path.chmod(perm)
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         to_keys(m)
-        m.select("View Keys")
-        shown = m.expect("Press Enter")
+        shown = m.visit("View Keys")
         assert f"bybit    BTCUSD_default: key {KEY[:4]}****, secret **** (config found)" in shown
         assert "binance  loose: unusable:" in shown and "chmod 600 api_keys/binance/loose.json" in shown
         assert "no config of that name" in shown
-        m.child.sendline("")
         m.select("Delete API Key")
         assert m.labels() == ["binance/loose", "bybit/BTCUSD_default", "<- Back"]
         m.select("bybit/BTCUSD_default")
@@ -136,20 +143,12 @@ def test_view_shows_masked_keys_and_problems_and_delete_asks(tmp_path):
         m.expect("kept")
         assert good.exists()
         m.enter()
-        m.select("Delete API Key")
-        m.select("bybit/BTCUSD_default")
-        m.answer("(yes/no)", "yes")
-        shown = m.expect("Press Enter")
+        shown = asked(m, ("Delete API Key", "bybit/BTCUSD_default"), "(yes/no)", "yes")
         assert "deleted api_keys/bybit/BTCUSD_default.json" in shown
         assert "command: rm api_keys/bybit/BTCUSD_default.json" in shown
         assert not good.exists() and loose.exists()
-        m.child.sendline("")
-        m.select("<- Back")
-        m.select("<- Back")
-        m.exit()
+        leave(m)
         no_secret_shown(m, (KEY, SECRET), (KEY2, SECRET2))
-    finally:
-        m.kill()
 
 
 def test_live_configurations_list_view_import_validate_delete(tmp_path):
@@ -162,90 +161,53 @@ def test_live_configurations_list_view_import_validate_delete(tmp_path):
     spaced = tmp_path / "spaced.json"
     spaced.write_text(json.dumps({**shipped, "config_name": "my eth"}))
     (work / "configs" / "live" / "bybit" / "broken.json").write_text("{not json")
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         m.expect("| Main Menu |")
-        m.select("Settings")
-        m.select("Live Configurations")
-        m.select("List")
-        shown = m.expect("Press Enter")
+        shown = m.visit("Settings", "Live Configurations", "List")
         assert "binance/ETHUSDT_default: ETHUSDT_default: classic, ETHUSDT (no API key file)" in shown
         assert "binance/BTCUSDT_neat_grid: BTCUSDT_neat_grid: neat_grid, BTCUSDT" in shown
         assert "bybit/broken: NOT VALID: configs/live/bybit/broken.json: not valid JSON" in shown
-        m.child.sendline("")
 
-        m.select("View")
-        m.select("bybit/BTCUSD_default")
-        shown = m.expect("Press Enter")
+        shown = m.visit("View", "bybit/BTCUSD_default")
         assert '"grid_coefficient"' in shown and "command: cat configs/live/bybit/BTCUSD_default.json" in shown
-        m.child.sendline("")
 
         m.select("Import")
         m.select("binance")
         m.refused("Path of the .json file to import:", str(tmp_path / "missing.json"), "no such file")
         m.answer("Path of the .json file to import:", str(invalid))
-        shown = m.expect("Press Enter")
+        shown = m.enter()
         assert f"refused: {invalid}: key 'grid_spacing'" in shown
         assert not (work / "configs" / "live" / "binance" / "bad_eth.json").exists()
-        m.child.sendline("")
-        m.select("Import")
-        m.select("binance")
-        m.answer("Path of the .json file to import:", str(spaced))
-        assert "config_name 'my eth' cannot name a file: no spaces" in m.expect("Press Enter")
-        m.child.sendline("")
+        import_live(m, spaced)
+        assert "config_name 'my eth' cannot name a file: no spaces" in m.enter()
 
-        m.select("Import")
-        m.select("binance")
-        m.answer("Path of the .json file to import:", str(valid))
-        shown = m.expect("Press Enter")
+        import_live(m, valid)
+        shown = m.enter()
         dest = work / "configs" / "live" / "binance" / "my_eth.json"
         assert "imported configs/live/binance/my_eth.json: my_eth: classic, ETHUSDT" in shown
         assert "add api_keys/binance/my_eth.json in Settings -> API Keys" in shown
         assert f"command: cp {valid} configs/live/binance/my_eth.json" in shown
         assert dest.read_bytes() == valid.read_bytes()
-        m.child.sendline("")
         valid.write_text(json.dumps({**shipped, "config_name": "my_eth", "leverage": 7}))
-        m.select("Import")
-        m.select("binance")
-        m.answer("Path of the .json file to import:", str(valid))
+        import_live(m, valid)
         m.answer("configs/live/binance/my_eth.json exists. Overwrite it? (yes/no)", "no")
         m.expect("kept as it is")
         assert json.loads(dest.read_text())["leverage"] == shipped["leverage"]
         m.enter()
-        m.select("Import")
-        m.select("binance")
-        m.answer("Path of the .json file to import:", str(valid))
+        import_live(m, valid)
         m.answer("Overwrite it? (yes/no)", "yes")
         m.expect("imported")
         assert json.loads(dest.read_text())["leverage"] == 7
         m.enter()
 
-        m.select("Validate")
-        m.select("bybit/broken")
-        assert "error: configs/live/bybit/broken.json: not valid JSON" in m.expect("Press Enter")
-        m.child.sendline("")
-        m.select("Validate")
-        m.select("binance/my_eth")
-        assert "ok: my_eth: classic, ETHUSDT (no API key file)" in m.expect("Press Enter")
-        m.child.sendline("")
+        assert "error: configs/live/bybit/broken.json: not valid JSON" in m.visit("Validate", "bybit/broken")
+        assert "ok: my_eth: classic, ETHUSDT (no API key file)" in m.visit("Validate", "binance/my_eth")
 
-        m.select("Delete")
-        m.select("binance/my_eth")
-        m.answer("Delete configs/live/binance/my_eth.json? (yes/no)", "no")
-        m.expect("kept")
-        assert dest.exists()
-        m.enter()
-        m.select("Delete")
-        m.select("binance/my_eth")
-        m.answer("(yes/no)", "yes")
-        assert "command: rm configs/live/binance/my_eth.json" in m.expect("Press Enter")
-        assert not dest.exists()
-        m.child.sendline("")
-        m.select("<- Back")
-        m.select("<- Back")
-        m.exit()
-    finally:
-        m.kill()
+        shown = asked(m, ("Delete", "binance/my_eth"), "Delete configs/live/binance/my_eth.json? (yes/no)", "no")
+        assert "kept" in shown and dest.exists()
+        shown = asked(m, ("Delete", "binance/my_eth"), "(yes/no)", "yes")
+        assert "command: rm configs/live/binance/my_eth.json" in shown and not dest.exists()
+        leave(m)
 
 
 def test_backtesting_configurations_import_validate_delete(tmp_path):
@@ -255,39 +217,24 @@ def test_backtesting_configurations_import_validate_delete(tmp_path):
                     "  end_date: 2024-01-07\n  starting_balance: 500\n}\n")
     bad = tmp_path / "late.hjson"
     bad.write_text(good.read_text().replace("start_date: 2024-01-01", "start_date: 2024-01-08"))
-    m = Menu(work)
-    try:
+    with Menu(work) as m:
         m.expect("| Main Menu |")
         m.select("Settings")
         m.select("Backtesting Configurations")
         m.select("Import")
         m.answer("Path of the .hjson file to import:", str(bad))
-        assert f"refused: {bad}: key 'end_date': 2024-01-07 is before start_date 2024-01-08" in m.expect("Press Enter")
+        assert f"refused: {bad}: key 'end_date': 2024-01-07 is before start_date 2024-01-08" in m.enter()
         assert not (work / "configs" / "backtest" / "late.hjson").exists()
-        m.child.sendline("")
         m.select("Import")
         m.answer("Path of the .hjson file to import:", str(good))
-        shown = m.expect("Press Enter")
+        shown = m.enter()
         assert "imported configs/backtest/week.hjson: synthetic BTCUSDT 2024-01-01..2024-01-07" in shown
         assert (work / "configs" / "backtest" / "week.hjson").read_bytes() == good.read_bytes()  # comments kept
-        m.child.sendline("")
-        m.select("List")
-        shown = m.expect("Press Enter")
+        shown = m.visit("List")
         assert "default: synthetic BTCUSDT 2024-01-01..2024-01-07, trades, starting balance 1000" in shown
         assert "week: synthetic BTCUSDT" in shown and "command: ls configs/backtest/" in shown
-        m.child.sendline("")
-        m.select("Validate")
-        m.select("week")
-        assert "ok: synthetic BTCUSDT 2024-01-01..2024-01-07, trades, starting balance 500" in m.expect("Press Enter")
-        m.child.sendline("")
-        m.select("Delete")
-        m.select("week")
-        m.answer("Delete configs/backtest/week.hjson? (yes/no)", "yes")
-        m.expect("deleted")
+        shown = m.visit("Validate", "week")
+        assert "ok: synthetic BTCUSDT 2024-01-01..2024-01-07, trades, starting balance 500" in shown
+        assert "deleted" in asked(m, ("Delete", "week"), "Delete configs/backtest/week.hjson? (yes/no)", "yes")
         assert not (work / "configs" / "backtest" / "week.hjson").exists()
-        m.enter()
-        m.select("<- Back")
-        m.select("<- Back")
-        m.exit()
-    finally:
-        m.kill()
+        leave(m)

@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from passivx.sim import SimExchange, run_in_thread
-from test_live_e2e import KEY, MAIN, ROOT, SECRET, Bot, bot_orders, config, quiet, wait_for
+from test_live_e2e import KEY, MAIN, ROOT, SECRET, Bot, bot_orders, clock_off_bot, config, quiet, wait_for
 from test_notify_dispatch import BlackHole, Receiver
 
 TOKEN = "monitor-token-0123456789"
@@ -271,11 +271,7 @@ def test_a_dead_notification_target_does_not_slow_the_engine(tmp_path):
 
 
 def test_a_bot_that_cannot_start_records_why(tmp_path):
-    sim = SimExchange("binance", api_key=KEY, api_secret=SECRET, price=60000.0)
-    with run_in_thread(sim) as s:
-        s.faults.clock_skew(-8_000)
-        bot = Bot(tmp_path, "binance", config("binance", "ETHUSDT_default", symbol="BTCUSDT"), s.env())
-        assert bot.proc.wait(60) == 1
+    clock_off_bot(tmp_path)
     st = state(tmp_path, "binance", "ETHUSDT_default")
     assert st["stopped_ms"] and st["stop_reason"].startswith("this machine's clock is 8.")
     (inst,) = json.loads(passivx(tmp_path, "status", "--json").stdout)

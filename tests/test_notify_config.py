@@ -3,15 +3,12 @@ error line (never the URL's secret) for a bad file."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from passivx.errors import ConfigError
 from passivx.notify.config import DEFAULT_EVENTS, EVENTS, load_settings
-from test_live_e2e import KEY, MAIN, SECRET, config
+from test_live_e2e import config, live_unreachable
 
 
 def test_file_and_environment(tmp_path):
@@ -42,15 +39,8 @@ def test_bad_settings_are_one_clear_error(tmp_path, data, message):
 
 
 def test_live_with_a_bad_notifications_file_stops_with_one_error_line(tmp_path):
-    cfg = config("bybit", "BTCUSD_default")
-    (tmp_path / "c.json").write_text(json.dumps(cfg))
-    keys = tmp_path / "api_keys" / "bybit" / f"{cfg['config_name']}.json"
-    keys.parent.mkdir(parents=True)
-    keys.write_text(json.dumps([KEY, SECRET]))
-    os.chmod(keys, 0o600)
     (tmp_path / "notifications.json").write_text("{oops")
-    r = subprocess.run([sys.executable, str(MAIN), "live", "bybit", "c.json"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=60, env={**os.environ, "PASSIVX_BYBIT_REST_URL": "http://127.0.0.1:9"})
+    r = live_unreachable(tmp_path, config("bybit", "BTCUSD_default"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip().splitlines()[-1]]
     assert r.stderr.startswith("error: notifications.json: not valid JSON")

@@ -40,10 +40,10 @@ from passivx.live import orders as O
 from passivx.results import read_fills
 from passivx.sim import SimExchange, read_trades, run_in_thread
 from realdata import DATA_DIR, SHARED_DATA, needs_shared_data
+from test_live_e2e import KEY, SECRET, config, write_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "main.py"
-KEY, SECRET = "simkey", "simsecret-parity-0123"
 MOVE = 0.0002  # a kept print moves the price by at least 0.02 % from the previous kept one
 N_TRADES = 50
 SAMPLE = DATA_DIR / "binance-usdm_BTCUSDT_trades_2024-08-08.csv.gz"
@@ -70,18 +70,6 @@ def thinned(path: Path, n: int, tick: float) -> list[tuple[float, float, str]]:
     return kept
 
 
-def config(exchange: str, name: str, changes: dict, **top) -> dict:
-    data = json.loads((ROOT / "configs" / "live" / exchange / f"{name}.json").read_text())
-    data.update(top)
-    for k, v in changes.items():
-        node = data
-        *parents, leaf = k.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = v
-    return data
-
-
 class Bot:
     """`passivx live EXCHANGE CONFIG [--paper ...]` as a subprocess in its own folder."""
 
@@ -90,10 +78,7 @@ class Bot:
         self.work, self.exchange, self.paper = work, exchange, "--paper" in extra
         (work / "c.json").write_text(json.dumps(cfg))
         if not self.paper:
-            keys = work / "api_keys" / exchange / f"{cfg['config_name']}.json"
-            keys.parent.mkdir(parents=True)
-            keys.write_text(json.dumps([KEY, SECRET]))
-            os.chmod(keys, 0o600)
+            write_keys(work, exchange, cfg["config_name"])
         name = cfg["config_name"] + (".paper" if self.paper else "")
         self.state_path = work / "logs" / exchange / f"{name}.state.json"
         self.out = open(work / "out.txt", "w")
@@ -255,21 +240,21 @@ def run_parity(tmp_path: Path, exchange: str, cfg: dict, hedge: bool, trades: Pa
 
 
 def test_binance_classic(tmp_path):
-    run_parity(tmp_path, "binance", config("binance", "ETHUSDT_default", CLASSIC, symbol="BTCUSDT"), hedge=False)
+    run_parity(tmp_path, "binance", config("binance", "ETHUSDT_default", symbol="BTCUSDT", **CLASSIC), hedge=False)
 
 
 def test_binance_recursive_grid_hedge(tmp_path):
-    run_parity(tmp_path, "binance", config("binance", "BTCUSDT_recursive_grid", GRID), hedge=True)
+    run_parity(tmp_path, "binance", config("binance", "BTCUSDT_recursive_grid", **GRID), hedge=True)
 
 
 def test_bybit_classic(tmp_path):
     # a wider grid than CLASSIC: on Bybit's 0.5 tick a tighter one puts several entries at one price, which
     # the backtester rests and fills each while the live engine places one (docs/parity.md)
-    run_parity(tmp_path, "bybit", config("bybit", "BTCUSD_default", dict(CLASSIC, grid_spacing=0.0015)), hedge=False)
+    run_parity(tmp_path, "bybit", config("bybit", "BTCUSD_default", **dict(CLASSIC, grid_spacing=0.0015)), hedge=False)
 
 
 def test_bybit_recursive_grid_long(tmp_path):
-    cfg = config("binance", "BTCUSDT_recursive_grid", GRID, symbol="BTCUSD", config_name="BTCUSD_long_grid")
+    cfg = config("binance", "BTCUSDT_recursive_grid", symbol="BTCUSD", config_name="BTCUSD_long_grid", **GRID)
     cfg["short"]["enabled"] = False
     cfg["long"]["wallet_exposure_limit"] = 0.5
     run_parity(tmp_path, "bybit", cfg, hedge=False)
@@ -281,5 +266,5 @@ def test_binance_classic_shared_data(tmp_path):
     path = SHARED_DATA / "trades" / "binance-spot_BTCUSDT_trades_2024-08-09.csv"
     if not path.exists():
         pytest.skip(f"{path} not found in {SHARED_DATA}")
-    run_parity(tmp_path, "binance", config("binance", "ETHUSDT_default", CLASSIC, symbol="BTCUSDT"), hedge=False,
+    run_parity(tmp_path, "binance", config("binance", "ETHUSDT_default", symbol="BTCUSDT", **CLASSIC), hedge=False,
                trades=path)

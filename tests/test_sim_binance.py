@@ -7,27 +7,14 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 import websockets
-from simclient import ccxt_client, loopback_only, recv_until, run  # noqa: F401  (autouse guard)
+from simclient import loopback_only, pro_watchers, recv_until, run, sim_fixture, with_client  # noqa: F401  (autouse)
 
 from passivx.sim import SimExchange, run_in_thread
 
 SYM = "BTC/USDT:USDT"
 
 
-@pytest.fixture
-def sim():
-    with run_in_thread(SimExchange("binance", symbol="BTCUSDT", api_key="k2", api_secret="s2", balance=10_000.0,
-                                   price=60000.0)) as s:
-        yield s
-
-
-async def with_client(sim, body, **kw):
-    ex = ccxt_client(sim, **kw)
-    try:
-        await ex.load_markets()
-        return await body(ex)
-    finally:
-        await ex.close()
+sim = sim_fixture("binance", symbol="BTCUSDT", api_key="k2", api_secret="s2", balance=10_000.0, price=60000.0)
 
 
 async def user_stream(sim, ex):
@@ -225,25 +212,7 @@ def test_market_stop_loss_and_klines(sim):
 
 
 def test_ccxt_pro_watchers_work_against_the_sim(sim):
-    import ccxt.pro as ccxtpro
-
-    from simclient import rewrite
-
-    async def body():
-        ex = ccxtpro.binanceusdm({"apiKey": sim.api_key, "secret": sim.api_secret, "options": {"fetchCurrencies": False}})
-        ex.urls["api"] = rewrite(ex.urls["api"], f"127.0.0.1:{sim.port}")
-        try:
-            await ex.load_markets()
-            trades, orders = asyncio.ensure_future(ex.watch_trades(SYM)), asyncio.ensure_future(ex.watch_orders(SYM))
-            mine = asyncio.ensure_future(ex.watch_my_trades(SYM))
-            await asyncio.sleep(0.5)  # public subscription acknowledged, user stream open
-            await asyncio.to_thread(sim.trade, 60000, 0.5, "sell")
-            await ex.create_order(SYM, "limit", "buy", 0.01, 59900, {"postOnly": True, "clientOrderId": "pro"})
-            await asyncio.to_thread(sim.trade, 59800, 0.5, "sell")
-            return [await asyncio.wait_for(f, 5) for f in (trades, orders, mine)]
-        finally:
-            await ex.close()
-    trades, orders, mine = run(body())
+    trades, orders, mine = run(pro_watchers(sim, SYM, 0.5, 0.01))
     assert (trades[0]["price"], trades[0]["amount"], trades[0]["side"]) == (60000.0, 0.5, "sell")
     assert orders[0]["clientOrderId"] == "pro"
     assert (mine[0]["price"], mine[0]["amount"], mine[0]["takerOrMaker"]) == (59900.0, 0.01, "maker")

@@ -6,7 +6,7 @@ import time
 import ccxt.async_support as ccxt
 import pytest
 import websockets
-from simclient import ccxt_client, loopback_only, recv_until, run  # noqa: F401  (autouse guard)
+from simclient import loopback_only, pro_watchers, recv_until, run, sim_fixture, with_client  # noqa: F401  (autouse)
 
 from passivx.sim import SimExchange, run_in_thread
 from passivx.sim.signing import hmac_hex
@@ -14,20 +14,7 @@ from passivx.sim.signing import hmac_hex
 SYM = "BTC/USD:BTC"
 
 
-@pytest.fixture
-def sim():
-    with run_in_thread(SimExchange("bybit", symbol="BTCUSD", api_key="k1", api_secret="s1", balance=0.05,
-                                   price=60000.0)) as s:
-        yield s
-
-
-async def with_client(sim, body, **kw):
-    ex = ccxt_client(sim, **kw)
-    try:
-        await ex.load_markets()
-        return await body(ex)
-    finally:
-        await ex.close()
+sim = sim_fixture("bybit", symbol="BTCUSD", api_key="k1", api_secret="s1", balance=0.05, price=60000.0)
 
 
 async def private_ws(sim, topics=("order", "execution", "position", "wallet")):
@@ -262,26 +249,7 @@ def test_klines_and_recent_trades_for_warm_up(sim):
 
 
 def test_ccxt_pro_watchers_work_against_the_sim(sim):
-    import ccxt.pro as ccxtpro
-
-    from simclient import rewrite
-
-    async def body():
-        ex = ccxtpro.bybit({"apiKey": sim.api_key, "secret": sim.api_secret, "options": {
-            "fetchMarkets": {"types": ["inverse"]}, "defaultType": "swap", "defaultSubType": "inverse"}})
-        ex.urls["api"] = rewrite(ex.urls["api"], f"127.0.0.1:{sim.port}")
-        try:
-            await ex.load_markets()
-            trades, orders = asyncio.ensure_future(ex.watch_trades(SYM)), asyncio.ensure_future(ex.watch_orders(SYM))
-            mine = asyncio.ensure_future(ex.watch_my_trades(SYM))
-            await asyncio.sleep(0.5)  # subscriptions acknowledged
-            await asyncio.to_thread(sim.trade, 60000, 5, "sell")
-            await ex.create_order(SYM, "limit", "buy", 100, 59900, {"postOnly": True, "clientOrderId": "pro"})
-            await asyncio.to_thread(sim.trade, 59800, 5, "sell")
-            return [await asyncio.wait_for(f, 5) for f in (trades, orders, mine)]
-        finally:
-            await ex.close()
-    trades, orders, mine = run(body())
+    trades, orders, mine = run(pro_watchers(sim, SYM, 5, 100))
     assert (trades[0]["price"], trades[0]["amount"], trades[0]["side"]) == (60000.0, 5.0, "sell")
     assert orders[0]["clientOrderId"] == "pro"
     assert (mine[0]["price"], mine[0]["amount"], mine[0]["takerOrMaker"]) == (59900.0, 100.0, "maker")

@@ -34,14 +34,13 @@ from __future__ import annotations
 import copy
 import json
 import numbers
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from passivx.calc import layout as L
 from passivx.config.validate import Field, boolean, check_object, integer, number, obj, read_config_file, string
+from passivx.data.atomic import write_bytes_atomic
 from passivx.errors import ConfigError
 
 MODES = ("classic", "recursive_grid", "neat_grid", "clock")
@@ -220,17 +219,8 @@ def load_live_config(path: str | Path) -> LiveConfig:
 def save_live_config(cfg: LiveConfig, path: str | Path) -> None:
     """Write `cfg` as indented JSON, atomically (temp file in the same directory, then rename)."""
     p = Path(path)
-    text = json.dumps(cfg.data, indent=4) + "\n"
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, p)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_bytes_atomic(p, (json.dumps(cfg.data, indent=4) + "\n").encode())
     except OSError as e:
         raise ConfigError(f"{p}: cannot write the config ({e.strerror or e})") from None
 

@@ -15,11 +15,14 @@ def temp_path(target: Path) -> Path:
     return Path(name)
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` so readers see the old or the new content, never a mix."""
+def write_bytes_atomic(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `target` with `data` so readers see the old or the new content, never a mix. `mode`: the
+    file's permissions, set before anything is written (else the temp file's 0600)."""
     tmp = temp_path(target)
     try:
         with open(tmp, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

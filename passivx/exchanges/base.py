@@ -45,18 +45,12 @@ class Order:
 
 
 @dataclass(frozen=True)
-class OrderUpdate:
-    """A private-stream order change; `status` is open, filled, canceled or rejected."""
+class OrderUpdate(Order):
+    """A private-stream order change: the order, the quantity `filled` so far and its `status` (open, filled,
+    canceled or rejected)."""
 
-    id: str
-    client_id: str
-    side: int
-    pos_side: int
-    price: float
-    qty: float
     filled: float
     status: str
-    reduce_only: bool
     reason: str = ""
 
 

@@ -123,8 +123,8 @@ class Binance(Adapter):
             pos_side = _POS.get(o.get("ps"), -side if ro else side)
             ro = ro or (o.get("ps") in _POS and side != pos_side)
             events.append(OrderUpdate(str(o["i"]), o.get("c") or "", side, pos_side, float(o.get("p") or 0.0),
-                                      float(o.get("q") or 0.0), float(o.get("z") or 0.0),
-                                      _STATUS.get(o.get("X"), "open"), ro, o.get("x") or ""))
+                                      float(o.get("q") or 0.0), ro, float(o.get("z") or 0.0),
+                                      _STATUS.get(o.get("X"), "open"), o.get("x") or ""))
             if o.get("x") == "TRADE":
                 events.append(Fill(o.get("c") or "", side, float(o["L"]), float(o["l"]), float(o.get("T") or 0.0)))
         elif kind == "ACCOUNT_UPDATE":

@@ -120,9 +120,9 @@ class Bybit(Adapter):
                 idx = str(d.get("positionIdx", "0"))
                 pos_side = (1 if idx == "1" else -1) if idx in ("1", "2") else (-side if ro else side)
                 events.append(OrderUpdate(str(d["orderId"]), d.get("orderLinkId") or "", side, pos_side,
-                                          float(d.get("price") or 0.0), float(d.get("qty") or 0.0),
+                                          float(d.get("price") or 0.0), float(d.get("qty") or 0.0), ro,
                                           float(d.get("cumExecQty") or 0.0),
-                                          _STATUS.get(d.get("orderStatus"), "open"), ro, d.get("rejectReason") or ""))
+                                          _STATUS.get(d.get("orderStatus"), "open"), d.get("rejectReason") or ""))
             elif topic == "execution" and d.get("execType", "Trade") == "Trade":
                 events.append(Fill(d.get("orderLinkId") or "", 1 if d["side"] == "Buy" else -1,
                                    float(d["execPrice"]), float(d["execQty"]), float(d.get("execTime") or 0.0)))

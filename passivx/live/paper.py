@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,15 +47,10 @@ class PaperOrderNotFound(Exception):
     """A cancel of an order that is no longer open (it filled): the engine resyncs."""
 
 
-@dataclass
-class PaperOrder:
-    id: str
-    client_id: str
-    side: int
-    pos_side: int
-    price: float
-    qty: float
-    reduce_only: bool
+@dataclass(frozen=True)
+class PaperOrder(Order):
+    """A resting order of the paper account: the order, how it was sent and when it rests (and goes)."""
+
     market: bool
     kind: int
     rests_at: float  # exchange ms from which a trade can fill it
@@ -204,7 +199,7 @@ class PaperAccount:
         o = self.orders.get(oid)
         if o is None or o.cancel_at != math.inf:
             raise PaperOrderNotFound(f"paper order {oid} is not open")
-        o.cancel_at = now_ms + self.latency_ms
+        self.orders[oid] = replace(o, cancel_at=now_ms + self.latency_ms)
 
     def open_orders(self) -> list[Order]:
         return [o.view() for o in self.orders.values() if o.cancel_at == math.inf]
@@ -293,8 +288,8 @@ class PaperAccount:
         self.dirty = True
 
     def _update(self, o: PaperOrder, status: str) -> OrderUpdate:
-        return OrderUpdate(o.id, o.client_id, o.side, o.pos_side, o.price, o.qty, o.qty if status == "filled" else 0.0,
-                           status, o.reduce_only)
+        return OrderUpdate(o.id, o.client_id, o.side, o.pos_side, o.price, o.qty, o.reduce_only,
+                           o.qty if status == "filled" else 0.0, status)
 
     def _position_events(self) -> list:
         st = self.st

@@ -2,11 +2,10 @@
 written: names without spaces or path characters, atomic writes (temp file + rename)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from passivx.cli.menu.prompts import Invalid
+from passivx.data.atomic import write_bytes_atomic
 from passivx.errors import PassivxError
 
 EXCHANGES = ("binance", "bybit")
@@ -36,17 +35,7 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
     file is never seen half written. A new folder gets mode 0700 if `mode` has no group/other bits."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if not mode & 0o077 else 0o777)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), mode)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_bytes_atomic(path, data, mode)
     except OSError as e:
         raise PassivxError(f"{path}: cannot write ({e.strerror or e})") from None
 

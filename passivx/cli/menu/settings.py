@@ -101,7 +101,11 @@ def delete_key() -> None:
     i = choose("Delete which API key file?", [f"{ex}/{name}" for ex, name in pairs])
     if i is None:
         return
-    path = keys.path(*pairs[i])
+    delete_asked(keys.path(*pairs[i]))
+
+
+def delete_asked(path: Path) -> None:
+    """Delete `path` if the user confirms it (showing the equivalent command), else keep it."""
     if confirm(f"Delete {path}?"):
         delete(path)
         say(f"deleted {path}")
@@ -208,12 +212,5 @@ def import_config(kind: Kind) -> None:
 
 def delete_config(kind: Kind) -> None:
     path = _pick(kind, "Delete")
-    if path is None:
-        return
-    if confirm(f"Delete {path}?"):
-        delete(path)
-        say(f"deleted {path}")
-        shell("rm", path)
-    else:
-        say("kept")
-    pause()
+    if path is not None:
+        delete_asked(path)
