@@ -40,11 +40,12 @@ from passivx.calc.classic import balance_used, reentry as classic_reentry, stop_
 from passivx.calc.jit import jit, jit_inline
 from passivx.calc.layout import (
     C_DO_LONG, C_DO_SHORT, C_EMA_SPREAD, C_FUNDING_COLLECT, C_LONG, C_MIN_MARKUP, C_N_ENTRY, C_SHORT, C_SL_LIQ_DIFF,
-    C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP, O_KIND,
-    O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD, P_DELAY_CLOSE, P_DELAY_ENTRY, P_DELAY_WEIGHT_CLOSE,
-    P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY, P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT,
-    P_MIN_MARKUP, P_RENTRY_PPRICE_DIST, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0,
-    S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS, S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
+    C_SL_PPRICE_DIFF, K_CLOSE, K_UNSTUCK, MODE_CLASSIC, MODE_CLOCK, MODE_RECURSIVE, M_PRICE_STEP, M_QTY_STEP,
+    O_KIND, O_POS_SIDE, O_PRICE, O_SIDE, P_AU_EMA_DIST, P_AU_THRESHOLD, P_DELAY_CLOSE, P_DELAY_ENTRY,
+    P_DELAY_WEIGHT_CLOSE, P_DELAY_WEIGHT_ENTRY, P_EMA_DIST_CLOSE, P_EMA_DIST_ENTRY, P_ENABLED,
+    P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT, P_MARKUP_RANGE, P_MIN_MARKUP, P_RENTRY_PPRICE_DIST, P_WEL,
+    S_BALANCE, S_BEST_ASK, S_BEST_BID, S_LAST_PRICE, S_LONG_EMA0, S_LONG_PRICE, S_LONG_SIZE, S_NOW_MS,
+    S_PREDICTED_FUNDING, S_SHORT_PRICE, S_SHORT_SIZE, S_TICK_EMA,
 )
 from passivx.calc.modes import WE_TOLERANCE
 from passivx.calc.neat import filled_grid_bound, neat_entries
@@ -55,8 +56,8 @@ from passivx.calc.unstuck import legacy_unstuck
 from passivx.backtest.layout import (
     BK_ALIVE, BK_FIXED, BK_MARKET, E_AU_DELAY, E_BA_HI, E_BA_LO, E_BB_HI, E_BB_LO, E_EXHAUSTIVE, E_FIXED_OK,
     E_FLIP_ASK, E_FLIP_BID, E_HB_FIXED, E_LA_FIXED, E_LB, E_LB_EMA, E_MODE, E_M_CLOSE, E_M_ENTRY, E_P_HI, E_P_LO,
-    E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, W_BST, W_CFG,
-    W_MKT, W_RST,
+    E_REF_DUE, E_REF_OK, E_REF_SL, E_REF_VERSION, E_T_FLIP, E_UB, E_UB_EMA, E_X_HI, E_X_LO, W_BST, W_CFG, W_MKT,
+    W_RST,
 )
 from passivx.backtest.views import band, cfg_of, decision_at, memo_of, mkt_of, position, timers
 
@@ -191,6 +192,21 @@ def _nearest_take_profit(w, k: int) -> float:
 
 
 @jit
+def _beyond_take_profits(w, k: int, price: float) -> bool:
+    """Whether `price` may lie beyond side k's nearest take-profit at the book decision (long: above it), so
+    that `_nearest_take_profit` can be nearer; False when every take-profit point lies at or beyond it
+    (their nearest, rounded away from the position, is a cheap bound)."""
+    side = 1 - 2 * k
+    size, pos_price = position(w, W_BST, k)
+    if size == 0.0:
+        return False
+    b = _base(k)
+    lo = w[b + P_MIN_MARKUP]
+    edge = pos_price * (1.0 + side * min(lo, lo + w[b + P_MARKUP_RANGE])) * (1.0 - side * _REL)
+    return side * price > side * round_close(edge, side, w[W_MKT + M_PRICE_STEP])
+
+
+@jit
 def _closeless(w, bk, n: int, k: int) -> bool:
     """Whether side k holds a position and the rows have no close of it."""
     side = 1 - 2 * k
@@ -216,9 +232,6 @@ def thresholds(w, bk, n: int, out) -> None:
         hb = math.inf
     if _closeless(w, bk, n, 0):
         la = -math.inf
-    if int(w[E_MODE]) != MODE_CLASSIC:  # the take-profit split changes once the book reaches a kept price
-        hb = max(hb, _nearest_take_profit(w, 1))
-        la = min(la, _nearest_take_profit(w, 0))
     for r in range(n):
         if bk[r, BK_MARKET] != 0.0:
             continue
@@ -226,6 +239,11 @@ def thresholds(w, bk, n: int, out) -> None:
             hb = max(hb, bk[r, O_PRICE])
         else:
             la = min(la, bk[r, O_PRICE])
+    if int(w[E_MODE]) != MODE_CLASSIC:  # the take-profit split changes once the book reaches a kept price
+        if _beyond_take_profits(w, 1, hb):
+            hb = max(hb, _nearest_take_profit(w, 1))
+        if _beyond_take_profits(w, 0, la):
+            la = min(la, _nearest_take_profit(w, 0))
     # a row within rounding noise of the book (106.07 against a print of 106.07000000000001) is clamped to it
     if hb >= bb * (1.0 - _REL):
         w[E_BB_LO], w[E_BB_HI] = bb, bb
@@ -561,9 +579,9 @@ def stale_bounds(w) -> None:
         bid = max(lower_long * w[E_M_ENTRY], lower_short * w[E_M_CLOSE + 1], w[E_FLIP_BID])
         ask = min(upper_short * w[E_M_ENTRY + 1], upper_long * w[E_M_CLOSE], w[E_FLIP_ASK])
         if int(w[E_MODE]) != MODE_CLOCK:  # an auto-unstuck close switching off gives its qty back to the grid
-            if w[E_M_CLOSE] != math.inf:
+            if w[E_M_CLOSE] != math.inf and _beyond_take_profits(w, 0, ask):
                 ask = min(ask, _nearest_take_profit(w, 0))
-            if w[E_M_CLOSE + 1] != 0.0:
+            if w[E_M_CLOSE + 1] != 0.0 and _beyond_take_profits(w, 1, bid):
                 bid = max(bid, _nearest_take_profit(w, 1))
     ps = w[W_MKT + M_PRICE_STEP]
     w[E_UB_EMA] = min(bb, bid + ps)
