@@ -107,8 +107,10 @@ def new_context(cfg: np.ndarray, mkt: np.ndarray, starting_balance: float, laten
     sample_ms = max(B.MINUTE_MS, math.ceil(span_ms / max(1, n_samples) / B.MINUTE_MS) * B.MINUTE_MS)
     w[B.E_SAMPLE_MS] = sample_ms
     fts, frate = funding if funding is not None else (np.zeros(0), np.zeros(0))
+    # `fills` starts unset (zeroing its 8 MB cost more than a short replay's statistics): the engine writes
+    # every column of each row it counts, and only counted rows are read
     return Context(
         w=w, ring=np.zeros((B.RING_CAP, B.RING_W)), out=np.zeros((L.MAX_ORDERS, L.O_SIZE)),
-        bk=np.zeros((B.BK_CAP, B.BK_W)), rf=np.zeros((B.RF_CAP, B.RF_W)), fills=np.zeros((B.F_CAP, B.F_W)),
+        bk=np.zeros((B.BK_CAP, B.BK_W)), rf=np.zeros((B.RF_CAP, B.RF_W)), fills=np.empty((B.F_CAP, B.F_W)),
         smp=np.zeros((int(span_ms // sample_ms) + 3, B.SM_W)),
         fts=np.ascontiguousarray(fts, dtype=np.float64), frate=np.ascontiguousarray(frate, dtype=np.float64))

@@ -5,14 +5,15 @@ import contextlib
 import datetime as dt
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from passivx.backtest import layout as B
-from passivx.backtest.context import new_context
-from passivx.backtest.stats import DAY_MS, compute_stats, daily_table, risk_stats, side_stats
+from passivx.backtest.context import Context, new_context
+from passivx.backtest.stats import DAY_MS, daily_table, replay_stats
 from passivx.config.backtest import BacktestSettings
 from passivx.config.leverage import check_leverage
 from passivx.config.live import LiveConfig
@@ -98,6 +99,11 @@ def funding_series(settings: BacktestSettings) -> tuple[np.ndarray, np.ndarray] 
     return ts, rate
 
 
+def span_ms(settings: BacktestSettings) -> int:
+    """The length of the settings' date range (whole UTC days), in ms."""
+    return (settings.end - settings.start + dt.timedelta(days=1)).days * DAY_MS
+
+
 def _columns(day: cache.Day, kind: str) -> tuple:
     c = day.columns()
     if kind == "trades":
@@ -105,12 +111,53 @@ def _columns(day: cache.Day, kind: str) -> tuple:
     return c["ts"], c["open"], c["high"], c["low"], c["close"]
 
 
-def _replay(ctx, kind: str, cols: tuple, lo: int, hi: int) -> None:
+def _replay(ctx: Context, kind: str, cols: tuple, lo: int, hi: int) -> None:
     part = tuple(col[lo:hi] for col in cols)
     if kind == "trades":
         ctx.trades(*part)
     else:
         ctx.candles(*part)
+
+
+def _data_end(days: Sequence[cache.Day], kind: str) -> float:
+    """When the data ends: the last print, or the end of the last candle's minute."""
+    return float(days[-1].last_ts + (B.MINUTE_MS - 1 if kind == "candles" else 0))
+
+
+def warm_up(cfg: np.ndarray, mkt: np.ndarray, starting_balance: float, day: cache.Day, kind: str) -> Context:
+    """Load (or compile) the engine before any clock starts: a two-row replay of `day` on a throwaway
+    context, finished as `replay_days` finishes one (the same argument types); returns that context."""
+    ctx = new_context(cfg, mkt, starting_balance, 0.0, DAY_MS)
+    _replay(ctx, kind, _columns(day, kind), 0, 2)
+    ctx.finish(_data_end([day], kind))
+    return ctx
+
+
+def replay_days(ctx: Context, days: Sequence[cache.Day], kind: str, release: bool = False,
+                on_chunk: Callable[[int], object] | None = None) -> tuple[float, float]:
+    """Replay the opened `days` (of `kind`) through `ctx` in chunks, until their end or a liquidation, then
+    finish it at the data's end. `release` drops each day's mapping once replayed; `on_chunk(rows)` follows
+    each chunk (progress). Returns the wall and CPU seconds of the engine calls (stats' `seconds`)."""
+    chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
+    seconds = cpu = 0.0
+    for day in days:
+        cols = _columns(day, kind)
+        for lo in range(0, day.rows, chunk):
+            hi = min(day.rows, lo + chunk)
+            t0, c0 = time.perf_counter(), time.process_time()
+            _replay(ctx, kind, cols, lo, hi)
+            seconds += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            if on_chunk is not None:
+                on_chunk(hi - lo)
+            if ctx.stopped:
+                break
+        if release:
+            day.release()
+        if ctx.stopped:
+            break
+    ctx.finish(_data_end(days, kind))
+    return seconds, cpu
 
 
 def _first_run_notice(show: bool):
@@ -132,50 +179,38 @@ def run_backtest(settings: BacktestSettings, config: LiveConfig, progress: bool 
     spec = resolve_market(settings, ex, sym)
     check_leverage(config, spec, f"the market {ex} {sym}")
     cfg, mkt = config.to_array(), spec.to_array()
-    span = (settings.end - settings.start + dt.timedelta(days=1)).days * DAY_MS
-    funding = funding_series(settings)
-    ctx = new_context(cfg, mkt, settings.starting_balance, settings.latency_simulation_ms, span, funding,
-                      exhaustive)
+    ctx = new_context(cfg, mkt, settings.starting_balance, settings.latency_simulation_ms, span_ms(settings),
+                      funding_series(settings), exhaustive)
     kind = settings.kind
-    # load (or compile) the engine before the clock starts, on the same array types
     with _first_run_notice(progress):
-        _replay(new_context(cfg, mkt, settings.starting_balance, 0.0, DAY_MS), kind, _columns(days[0], kind), 0, 2)
-    chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
-    seconds = 0.0
+        warm_up(cfg, mkt, settings.starting_balance, days[0], kind)
     with tqdm(total=sum(d.rows for d in days), unit=" " + kind, unit_scale=True, disable=not progress or None,
               desc=f"backtest {config.config_name}", leave=False) as bar:
-        for day in days:
-            cols = _columns(day, kind)
-            for lo in range(0, day.rows, chunk):
-                hi = min(day.rows, lo + chunk)
-                t0 = time.perf_counter()
-                _replay(ctx, kind, cols, lo, hi)
-                seconds += time.perf_counter() - t0
-                bar.update(hi - lo)
-                if ctx.stopped:
-                    break
-            day.release()
-            if ctx.stopped:
-                break
-    ctx.finish(days[-1].last_ts + (B.MINUTE_MS - 1 if kind == "candles" else 0))
+        seconds, _ = replay_days(ctx, days, kind, release=True, on_chunk=bar.update)
     fills, samples = ctx.fill_rows(), ctx.samples()
-    stats = compute_stats(ctx.w, fills, settings.starting_balance, seconds)
+    stats = replay_stats(ctx.w, fills, samples, settings.starting_balance, spec.inverse, seconds)
+    stats.update(run_description(settings, config, ex, sym, days, exhaustive))
     daily = daily_table(fills, samples, settings.starting_balance)
-    stats.update(side_stats(fills))
-    stats.update(risk_stats(daily, samples, settings.starting_balance, spec.inverse))
-    stats.update(data_coverage(days, settings, kind))
-    stats.update(exchange=ex, symbol=sym, config_name=config.config_name, mode=config.mode, data=kind,
-                 start_date=settings.start_date, end_date=settings.end_date,
-                 starting_balance=float(settings.starting_balance),
-                 latency_simulation_ms=float(settings.latency_simulation_ms), pace_ms=B.PACE_MS, exhaustive=exhaustive,
-                 funding_source=_funding_label(settings))
     return BacktestResult(stats, fills, samples, settings, config, spec, ex, sym, daily)
+
+
+def run_description(settings: BacktestSettings, config: LiveConfig, exchange: str, symbol: str,
+                    days: Sequence[cache.Day], exhaustive: bool = False) -> dict:
+    """The keys of stats.json that describe the run rather than the replay: data coverage, market, config
+    name and mode, dates, balance, latency, pace, funding."""
+    kind = settings.kind
+    return {**data_coverage(days, settings, kind), "exchange": exchange, "symbol": symbol,
+            "config_name": config.config_name, "mode": config.mode, "data": kind,
+            "start_date": settings.start_date, "end_date": settings.end_date,
+            "starting_balance": float(settings.starting_balance),
+            "latency_simulation_ms": float(settings.latency_simulation_ms), "pace_ms": B.PACE_MS,
+            "exhaustive": exhaustive, "funding_source": _funding_label(settings)}
 
 
 COVERAGE_WARN = 0.95
 
 
-def data_coverage(days: list[cache.Day], settings: BacktestSettings, kind: str) -> dict:
+def data_coverage(days: Sequence[cache.Day], settings: BacktestSettings, kind: str) -> dict:
     """How much of the requested days the data covers: each day counts from its first to its last print (a
     candle covers its minute), so partial first, last or middle days show; `requested_days` is the calendar
     span asked for."""

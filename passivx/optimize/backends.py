@@ -1,8 +1,9 @@
-"""Where candidates run: a local pool of worker processes, or a Dask distributed cluster. Both take
-`submit(k, cfg)` (the calculator's config vector of candidate k) and hand back futures whose result is
-`evaluate.evaluate`'s (k, stats, timing); `wait(futures)` returns those done (at least one). Which backend
-ran a candidate changes nothing in its result. The local pool talks to each worker over its own pipe:
-two candidates in flight per worker, no pickling of the job per task, no helper threads."""
+"""Where candidates run: a local pool (this process and worker processes), or a Dask distributed cluster.
+Both take `submit(k, cfg)` (the calculator's config vector of candidate k) and hand back futures whose
+result is `evaluate.evaluate`'s (k, stats, stats as JSON text, seconds); `wait(futures)` returns those done
+(at least one). Which backend, process or worker ran a candidate changes nothing in its result. The local
+pool talks to each worker process over its own pipe: two candidates in flight per worker, no pickling of
+the job per task, no helper threads."""
 from __future__ import annotations
 
 import multiprocessing
@@ -11,10 +12,10 @@ from collections import deque
 from multiprocessing.connection import wait as wait_conn
 
 from passivx.errors import PassivxError
-from passivx.optimize.evaluate import Job, evaluate, worker_main
+from passivx.optimize.evaluate import Job, evaluate, evaluator, worker_main
 
 
-DEPTH = 2  # candidates sent to a worker ahead of its results
+DEPTH = 2  # candidates sent to a worker process ahead of its results
 
 
 class _Dead(PassivxError):
@@ -38,20 +39,24 @@ class _Task:
 
 
 class LocalBackend:
-    """`workers` spawned processes, each opening the data once (`evaluate.worker_main`), fed one candidate
-    at a time over a pipe; returns once every worker has loaded the data and the engine."""
+    """`workers` evaluators: this process and `workers - 1` spawned worker processes, each opening the data
+    once (`evaluate.worker_main`) and fed candidates over a pipe. Instead of sleeping until a result comes,
+    this process evaluates the candidates no worker process has room for: those cost no pipe and no
+    wake-up, the dearest part of a short candidate's bookkeeping (one worker: no process is spawned).
+    Returns once every worker process has loaded the data and the engine."""
 
     def __init__(self, job: Job, workers: int) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self.workers, self._procs = workers, []
+        self.job, self.workers, self._procs = job, workers, []
         self._queue: deque[_Task] = deque()
-        for _ in range(workers):
+        for _ in range(workers - 1):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=worker_main, args=(theirs, job), daemon=True)
             proc.start()
             theirs.close()
             self._procs.append((proc, mine))
-        self._sent: dict = {}  # connection of a live worker -> its tasks in flight, oldest first
+        evaluator(job).warm_up()
+        self._sent: dict = {}  # connection of a live worker process -> its tasks in flight, oldest first
         for _, conn in self._procs:
             answer = self._receive(conn)
             if not answer[0]:
@@ -86,17 +91,25 @@ class LocalBackend:
     def wait(self, pending) -> set:
         while not any(t.done() for t in pending):
             busy = [c for c, tasks in self._sent.items() if tasks]
-            if not busy:
-                raise PassivxError("every worker process has ended; nothing can run")
-            for conn in wait_conn(busy):
+            # a result in, or else the next queued candidate evaluated here; blocking only with none queued
+            ready = wait_conn(busy, 0 if self._queue else None) if busy else []
+            for conn in ready:
                 answer = self._receive(conn)
                 if isinstance(answer[1], _Dead):
                     for task in self._sent.pop(conn):
                         task._answer = answer
                 else:
                     self._sent[conn].popleft()._answer = answer
+            if not ready:
+                self._evaluate_here(self._queue.popleft())
             self._dispatch()
         return {t for t in pending if t.done()}
+
+    def _evaluate_here(self, task: _Task) -> None:
+        try:
+            task._answer = (True, evaluate(self.job, *task.task))
+        except Exception as e:  # raised by `result()`, as a worker process's error is
+            task._answer = (False, e)
 
     def close(self) -> None:
         for proc, conn in self._procs:

@@ -1,30 +1,29 @@
-"""Candidate evaluation, run in worker processes (local pool or Dask workers).
+"""Candidate evaluation, run by the local pool's processes (the main one too) or on Dask workers.
 
-A worker keeps one `Evaluator` per job: the cached days are opened and memory-mapped once, the market
-vector and funding series built once, and the compiled engine stays loaded; each candidate then costs a
-fresh `new_context` and the replay. The statistics equal `passivx backtest --config` on the same config
-(`compute_stats`, the same replay chunks); `seconds` counts the replay only, as in stats.json, and
-`replay_cpu_seconds` the CPU time of the same (unaffected by other processes on the machine).
+Each process keeps one `Evaluator` per job: the cached days are opened and memory-mapped once, the market
+vector, funding series and the run's description built once, and the compiled engine stays loaded; each
+candidate then costs a fresh `new_context`, the replay and its statistics. The statistics are those of
+`passivx backtest --config` on the same config (stats.json: the same replay, `replay_stats` and
+`run_description`); `seconds` counts the replay only, as in stats.json, and `replay_cpu_seconds` the CPU
+time of the same (unaffected by other processes on the machine).
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from passivx.backtest import layout as B
 from passivx.backtest.context import new_context
-from passivx.backtest.runner import _CHUNK_JIT, _CHUNK_PYTHON, _columns, _replay, funding_series, resolve_market
-from passivx.backtest.stats import DAY_MS, compute_stats
+from passivx.backtest.runner import funding_series, replay_days, resolve_market, run_description, span_ms, warm_up
+from passivx.backtest.stats import replay_stats
 from passivx.config.backtest import BacktestSettings, parse_backtest_settings
 from passivx.config.leverage import check_leverage
 from passivx.config.live import LiveConfig, parse_live_config, with_params
 from passivx.data import cache
+from passivx.optimize import journal
 
 # statistics that differ between runs of the same candidate (timing); kept out of comparisons
 TIMING_KEYS = ("seconds", "rows_per_second", "replay_cpu_seconds")
@@ -57,15 +56,13 @@ class Evaluator:
         ex, sym = cache.names(settings.exchange, settings.symbol)
         self.days = cache.open_days(ex, sym, settings.start, settings.end, settings.kind,
                                     settings.resolve(settings.cache_dir))
-        self.columns = [_columns(d, settings.kind) for d in self.days]
         self.market = resolve_market(settings, ex, sym)
         self.mkt = self.market.to_array()
         self.where = f"the market {ex} {sym}"
         self.funding = funding_series(settings)
-        self.span = (settings.end - settings.start + dt.timedelta(days=1)).days * DAY_MS
-        last = self.days[-1].last_ts
-        self.end_t = last + (B.MINUTE_MS - 1 if settings.kind == "candles" else 0)
-        self.chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
+        self.span = span_ms(settings)
+        # the same for every candidate: parameters never change the config's name or mode
+        self.description = run_description(settings, self.base, ex, sym, self.days)
 
     def config(self, params: dict[str, float]) -> LiveConfig:
         """The base config with `params` set, checked against the market's leverage."""
@@ -75,31 +72,18 @@ class Evaluator:
 
     def warm_up(self) -> dict:
         """Load (or compile) the engine with a two-row replay on a throwaway context; its statistics
-        show which keys a result has."""
+        show which keys the replay part of a result has."""
         s = self.settings
-        ctx = new_context(self.base.to_array(), self.mkt, s.starting_balance, 0.0, DAY_MS)
-        _replay(ctx, s.kind, self.columns[0], 0, 2)
-        ctx.finish()
-        return compute_stats(ctx.w, ctx.fill_rows(), s.starting_balance, 0.0)
+        ctx = warm_up(self.base.to_array(), self.mkt, s.starting_balance, self.days[0], s.kind)
+        return replay_stats(ctx.w, ctx.fill_rows(), ctx.samples(), s.starting_balance, self.market.inverse, 0.0)
 
     def __call__(self, cfg: np.ndarray) -> dict:
-        """The stats.json statistics (engine part) of the config vector `cfg`."""
+        """The stats.json statistics of the config vector `cfg`, and `replay_cpu_seconds`."""
         s = self.settings
-        ctx = new_context(cfg, self.mkt, s.starting_balance,
-                          s.latency_simulation_ms, self.span, self.funding)
-        seconds = cpu = 0.0
-        for day, cols in zip(self.days, self.columns):
-            for lo in range(0, day.rows, self.chunk):
-                t0, c0 = time.perf_counter(), time.process_time()
-                _replay(ctx, s.kind, cols, lo, min(day.rows, lo + self.chunk))
-                seconds += time.perf_counter() - t0
-                cpu += time.process_time() - c0
-                if ctx.stopped:
-                    break
-            if ctx.stopped:
-                break
-        ctx.finish(self.end_t)
-        return {**compute_stats(ctx.w, ctx.fill_rows(), s.starting_balance, seconds), "replay_cpu_seconds": cpu}
+        ctx = new_context(cfg, self.mkt, s.starting_balance, s.latency_simulation_ms, self.span, self.funding)
+        seconds, cpu = replay_days(ctx, self.days, s.kind)
+        stats = replay_stats(ctx.w, ctx.fill_rows(), ctx.samples(), s.starting_balance, self.market.inverse, seconds)
+        return {**stats, **self.description, "replay_cpu_seconds": cpu}
 
 
 _EVALUATORS: dict[str, Evaluator] = {}
@@ -115,11 +99,18 @@ def evaluator(job: Job) -> Evaluator:
     return ev
 
 
-def evaluate(job: Job, k: int, cfg: np.ndarray) -> tuple[int, dict, dict]:
-    """(k, statistics, {"wall", "cpu"} seconds of this call) of candidate k: the task a worker runs."""
+def evaluate(job: Job, k: int, cfg: np.ndarray) -> tuple[int, dict, str, dict]:
+    """(k, statistics, the same as the journal's JSON text, seconds) of candidate k: the task a worker runs.
+    The statistics leave the timing (`TIMING_KEYS`) to `seconds`: the replay's wall and CPU time and this
+    call's. The text is encoded where the candidate ran, so a worker process's share of the bookkeeping
+    stays off the main process that every result passes through."""
     t0, c0 = time.perf_counter(), time.process_time()
     stats = evaluator(job)(cfg)
-    return k, stats, {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+    seconds = {"replay": stats["seconds"], "replay_cpu": stats["replay_cpu_seconds"]}
+    for key in TIMING_KEYS:
+        del stats[key]
+    text = journal.encode(stats)
+    return k, stats, text, {**seconds, "worker": time.perf_counter() - t0, "worker_cpu": time.process_time() - c0}
 
 
 def worker_main(conn, job: Job) -> None:

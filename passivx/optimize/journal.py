@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from passivx.data.atomic import write_bytes_atomic
 from passivx.errors import PassivxError
@@ -55,14 +55,23 @@ def read_results(folder: Path) -> list[dict]:
     return records
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode(value: Any) -> str:
+    """`value` as JSON text the way results.jsonl holds it (compact)."""
+    return _ENCODER.encode(value)
+
+
 class Journal:
     """Appends records to results.jsonl, one line each, flushed to the OS at once."""
 
     def __init__(self, folder: Path) -> None:
         self._f: IO[str] = open(folder / RESULTS, "a", encoding="utf-8")
 
-    def append(self, record: dict) -> None:
-        self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
+    def append(self, record: dict, stats: str, seconds: dict) -> None:
+        """One line: the keys of `record`, then "stats" (given as `encode`d text) and "seconds"."""
+        self._f.write(f'{encode(record)[:-1]},"stats":{stats},"seconds":{encode(seconds)}}}\n')
         self._f.flush()
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from passivx.config.live import parse_live_config, save_live_config
 from passivx.data.atomic import write_json_atomic
 from passivx.errors import ConfigError, PassivxError
 from passivx.optimize import journal, output
-from passivx.optimize.evaluate import TIMING_KEYS, Evaluator, Job
+from passivx.optimize.evaluate import TIMING_KEYS, Evaluator, Job, evaluator
 from passivx.optimize.search import Judge, Search, check_objective
 from passivx.optimize.space import build_space
 from passivx.optimize.start import starting_point
@@ -97,9 +97,10 @@ def _prepare(settings: BacktestSettings, opts: Options) -> tuple[Path, dict, Eva
     if validation is not None:
         open_data(validation)
     base = parse_live_config(meta["config"], meta["config_source"])
-    ev = Evaluator(Job.make(settings, base))
+    ev = evaluator(Job.make(settings, base))  # this process's, which the local pool evaluates with too
     ev.config(meta["start"])  # the starting candidate must be a valid config within the market's leverage
-    check_objective(settings.objective, ev.warm_up(), settings.source)
+    stats = ev.warm_up()
+    check_objective(settings.objective, {k: v for k, v in stats.items() if k not in TIMING_KEYS}, settings.source)
     if opts.resume is None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -154,15 +155,12 @@ def _search_loop(search: Search, meta: dict, folder: Path, backend, done_before:
                 break
             for fut in sorted(backend.wait(pending), key=pending.get):
                 k = pending.pop(fut)
-                _, stats, call = fut.result()
-                timing = {"replay": stats["seconds"], "replay_cpu": stats["replay_cpu_seconds"],
-                          "worker": call["wall"], "worker_cpu": call["cpu"]}
-                stats = {key: v for key, v in stats.items() if key not in TIMING_KEYS}
+                _, stats, text, seconds = fut.result()
                 r = search.record(k, stats)
                 cand = search.candidates[k]
                 book.append({"k": k, "params": cand["params"], "parent": cand["parent"], "m": cand["m"],
                              "objective": r["objective"], "met_constraints": not r["broken"],
-                             "broken": r["broken"], "stats": stats, "seconds": timing})
+                             "broken": r["broken"]}, text, seconds)
                 finished += 1
                 best = search.best()
                 shown = "none yet" if best is None else f"{_shown(search, best):.6g}"

@@ -68,9 +68,12 @@ class Judge:
 
 
 def check_objective(objective: str, stats_keys: dict, source: str) -> None:
-    """ConfigError unless `objective` names a numeric statistic (optionally with a leading '-')."""
+    """ConfigError unless `objective` names a numeric statistic (optionally with a leading '-'): a key of
+    `stats_keys` (a short replay's statistics) holding a number, or None there (not defined on so short a
+    replay, such as the Sharpe ratio)."""
     key = objective.lstrip("-")
-    numeric = [k for k, v in stats_keys.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numeric = [k for k, v in stats_keys.items()
+               if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))]
     if key not in numeric:
         raise ConfigError(f"{source}: key 'objective': {objective!r} is not a numeric statistic; one of "
                           f"{', '.join(numeric)} (prefix '-' to minimise)")
