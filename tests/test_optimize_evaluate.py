@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from passivx.backtest import layout as B
+from passivx.calc import layout as L
 from passivx.backtest.context import new_context
 from passivx.backtest.runner import replay_days, run_backtest
 from passivx.backtest.stats import DAY_MS, daily_table, day_closes, risk_stats
@@ -70,19 +71,31 @@ def candles(real_samples) -> tuple[Evaluator, np.ndarray]:
     return ev, ev.config(start).to_array()
 
 
-def test_a_replay_never_reads_the_fills_buffer_it_leaves_unset(candles):
+def test_a_replay_never_reads_the_buffers_it_leaves_unset_or_reuses(candles):
+    """`fills` starts unset and the evaluator hands one candidate's buffers to the next: garbage, or another
+    config's leftovers, in any of them changes nothing."""
     ev, cfg = candles
     s = ev.settings
-    runs = []
-    for garbage in (0.0, np.nan, -1e300):
-        ctx = new_context(cfg, ev.mkt, s.starting_balance, s.latency_simulation_ms, ev.span, ev.funding)
-        ctx.fills[:] = garbage
+    other = cfg.copy()
+    other[L.C_LONG + L.P_WEL] *= 1.7  # another candidate: other fills, other rows left behind
+
+    def run(vector, reuse=None, garbage=None):
+        ctx = new_context(vector, ev.mkt, s.starting_balance, s.latency_simulation_ms, ev.span, ev.funding,
+                          reuse=reuse)
+        if garbage is not None:
+            for buf in (ctx.ring, ctx.out, ctx.bk, ctx.rf, ctx.fills, ctx.smp):
+                buf[:] = garbage
         replay_days(ctx, ev.days, s.kind)
-        runs.append((ctx.fill_rows(), ctx.w.copy(), ctx.samples()))
-    assert len(runs[0][0]) > 10
-    for fills, w, samples in runs[1:]:
-        assert np.array_equal(fills, runs[0][0]) and np.array_equal(w, runs[0][1])
-        assert np.array_equal(samples, runs[0][2])
+        return ctx, (ctx.fill_rows(), ctx.w.copy(), ctx.samples())
+
+    _, expected = run(cfg)
+    left, _ = run(other)
+    runs = [run(cfg, garbage=g)[1] for g in (np.nan, -1e300, 7.0)] + [run(cfg, reuse=left)[1]]
+    assert run(cfg, reuse=left)[0].bk is left.bk  # the buffers were reused
+    assert len(expected[0]) > 10
+    for fills, w, samples in runs:
+        assert np.array_equal(fills, expected[0]) and np.array_equal(w, expected[1])
+        assert np.array_equal(samples, expected[2])
 
 
 def test_the_local_pool_evaluates_in_its_own_process_and_hands_back_errors(candles):

@@ -75,11 +75,12 @@ class Context:
 
 def new_context(cfg: np.ndarray, mkt: np.ndarray, starting_balance: float, latency_ms: float,
                 span_ms: float, funding: tuple[np.ndarray, np.ndarray] | None = None,
-                exhaustive: bool = False, n_samples: int = 4000) -> Context:
+                exhaustive: bool = False, n_samples: int = 4000, reuse: Context | None = None) -> Context:
     """Arrays for one replay of `span_ms` of data: state at `starting_balance`, flat, no fills yet.
 
     `funding`: (settlement times ms, rates) or None; `n_samples`: about how many curve samples to keep
-    (one per whole minute at most); `exhaustive`: compute the orders at every decision (reference mode)."""
+    (one per whole minute at most); `exhaustive`: compute the orders at every decision (reference mode);
+    `reuse`: a context whose replay is over and whose results were read: its buffers serve this one."""
     w = np.zeros(B.W_SIZE)
     w[B.W_CFG:B.W_CFG + L.CFG_SIZE] = cfg
     w[B.W_MKT:B.W_MKT + L.MKT_SIZE] = mkt
@@ -107,10 +108,16 @@ def new_context(cfg: np.ndarray, mkt: np.ndarray, starting_balance: float, laten
     sample_ms = max(B.MINUTE_MS, math.ceil(span_ms / max(1, n_samples) / B.MINUTE_MS) * B.MINUTE_MS)
     w[B.E_SAMPLE_MS] = sample_ms
     fts, frate = funding if funding is not None else (np.zeros(0), np.zeros(0))
-    # `fills` starts unset (zeroing its 8 MB cost more than a short replay's statistics): the engine writes
-    # every column of each row it counts, and only counted rows are read
+    fts, frate = np.ascontiguousarray(fts, dtype=np.float64), np.ascontiguousarray(frate, dtype=np.float64)
+    n_rows = int(span_ms // sample_ms) + 3
+    # `fills` starts unset and a reused context's buffers hold its replay's rows (zeroing or page-faulting
+    # megabytes costs more than a short replay's statistics): the engine writes every row before it reads
+    # it (the decision ring, the book, the last fills, the calculator's rows), and the Python side reads
+    # only counted rows (fills, samples)
+    if reuse is not None and reuse.smp.shape[0] == n_rows:  # a finished replay's buffers, as they are
+        return Context(w=w, ring=reuse.ring, out=reuse.out, bk=reuse.bk, rf=reuse.rf, fills=reuse.fills,
+                       smp=reuse.smp, fts=fts, frate=frate)
     return Context(
         w=w, ring=np.zeros((B.RING_CAP, B.RING_W)), out=np.zeros((L.MAX_ORDERS, L.O_SIZE)),
         bk=np.zeros((B.BK_CAP, B.BK_W)), rf=np.zeros((B.RF_CAP, B.RF_W)), fills=np.empty((B.F_CAP, B.F_W)),
-        smp=np.zeros((int(span_ms // sample_ms) + 3, B.SM_W)),
-        fts=np.ascontiguousarray(fts, dtype=np.float64), frate=np.ascontiguousarray(frate, dtype=np.float64))
+        smp=np.zeros((n_rows, B.SM_W)), fts=fts, frate=frate)

@@ -14,7 +14,8 @@ from passivx.config.live import MODES
 @click.argument("settings_path", metavar="SETTINGS.hjson", type=click.Path(dir_okay=False))
 @click.option("--iterations", type=click.IntRange(1), default=None,
               help="Candidates to evaluate (default: the settings' n_jackrabbit_iterations).")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Local worker processes (default: all cores).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local evaluating processes, the main one included (default: all cores).")
 @click.option("--seed", type=click.IntRange(0), default=None, help="Random seed (default 0); same seed, same result.")
 @click.option("--start", "start_config", type=click.Path(dir_okay=False), default=None,
               help="Starting candidate, a live config (default: the shipped config of the mode, ranged "

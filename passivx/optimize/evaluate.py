@@ -52,6 +52,7 @@ class Evaluator:
     def __init__(self, job: Job) -> None:
         settings = parse_backtest_settings(job.settings, job.settings_source)
         self.settings = settings
+        self._last = None  # the previous candidate's context: its buffers serve the next one
         self.base = parse_live_config(job.config, job.config_source)
         ex, sym = cache.names(settings.exchange, settings.symbol)
         self.days = cache.open_days(ex, sym, settings.start, settings.end, settings.kind,
@@ -80,7 +81,9 @@ class Evaluator:
     def __call__(self, cfg: np.ndarray) -> dict:
         """The stats.json statistics of the config vector `cfg`, and `replay_cpu_seconds`."""
         s = self.settings
-        ctx = new_context(cfg, self.mkt, s.starting_balance, s.latency_simulation_ms, self.span, self.funding)
+        ctx = new_context(cfg, self.mkt, s.starting_balance, s.latency_simulation_ms, self.span, self.funding,
+                          reuse=self._last)
+        self._last = ctx
         seconds, cpu = replay_days(ctx, self.days, s.kind)
         stats = replay_stats(ctx.w, ctx.fill_rows(), ctx.samples(), s.starting_balance, self.market.inverse, seconds)
         return {**stats, **self.description, "replay_cpu_seconds": cpu}
