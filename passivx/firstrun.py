@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-# what a command compiles: (numba cache index file of its top function, seconds on an idle 2-core machine)
-CALCULATOR = ("entry.ideal_orders-*.nbi", 25)
-BACKTEST = ("engine.replay-*.nbi", 35)
+# what a command compiles: (numba cache index file of its top function, seconds on an idle 2-core machine
+# with link-only callees; about twice as long without, see passivx.calc.jit)
+CALCULATOR = ("entry.ideal_orders-*.nbi", 15)
+BACKTEST = ("engine.replay-*.nbi", 25)
 
 
 def needs_compile(marker: str) -> bool:
@@ -43,6 +44,9 @@ def compiling(what: tuple[str, int]) -> Iterator[None]:
     if not needs_compile(marker):
         yield
         return
+    from passivx.calc.jit import link_only_enabled
+
+    seconds = seconds if link_only_enabled() else 2 * seconds
     sys.stderr.write(f"compiling the calculator, first run only, about {seconds} s "
                      f"(cached under {_cache_root()})\n")
     sys.stderr.flush()

@@ -58,7 +58,9 @@ def inner(side, x):
 def outer(x):
     return inner(1, x) + inner(-1, x) + inner(True, x)
 
-print(outer(2.0), len(inner.signatures), [str(t) for t in inner.signatures[0]])
+result = outer(2.0)
+typed = getattr(inner, "linked", inner)  # the link-only twin, or the function itself without linking
+print(result, len(typed.signatures), [str(t) for t in typed.signatures[0]])
 """
     script = tmp_path / "literals.py"  # numba caches only functions defined in a file
     script.write_text(code)
