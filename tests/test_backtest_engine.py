@@ -238,3 +238,21 @@ def test_balance_is_start_plus_realised_pnl_minus_fees_plus_funding():
     realised, fees = rows[:, B.F_PNL].sum(), rows[:, B.F_FEE].sum()
     assert ctx.st[0] == pytest.approx(1000.0 + realised - fees + ctx.w[B.E_FUNDING], rel=1e-12, abs=1e-9)
     assert ctx.w[B.E_RPNL] == pytest.approx(realised) and ctx.w[B.E_FEES] == pytest.approx(fees)
+
+
+def test_unowned_is_the_same_array_without_reference_counting():
+    """`views.unowned`, which the replay applies to its arrays, keeps the data, shape and strides: a write
+    through it shows in the original (without JIT it is the array itself)."""
+    from numba import njit
+
+    from passivx.backtest.views import unowned
+
+    @njit
+    def bump(a):
+        b = unowned(a)
+        b[1, 2] += 5.0
+        return b.shape[0] * 100 + b.shape[1], b[1:, 1:].sum()
+
+    a = np.arange(12.0).reshape(3, 4)
+    shape, total = bump(a)
+    assert shape == 304 and a[1, 2] == 11.0 and total == a[1:, 1:].sum()

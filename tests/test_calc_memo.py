@@ -89,3 +89,27 @@ def test_filled_grid_bound_other_cases():
     half = make_st(long=(_whole_grid_position(cfg, LINEAR, make_st(), 1)[0] / 2, 95.0))
     assert math.isnan(filled_grid_bound(cfg, L.C_LONG, LINEAR, half, 1, np.zeros(0)))  # nodes left
     assert math.isnan(filled_grid_bound(cfg, L.C_LONG, LINEAR, make_st(), 1, np.zeros(0)))  # flat
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_memo_scratch_space_left_dirty_changes_nothing(seed):
+    """Neat workspaces and take-profit prices live in the memo's scratch space between calls: whatever an
+    earlier call (or garbage) left there, the orders are those computed with freshly allocated arrays."""
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(30):
+        cfg = make_cfg(max_n_entry_orders=int(rng.integers(1, 12)), eqty_exp_base=float(rng.uniform(1.0, 2.0)),
+                       eprice_exp_base=float(rng.uniform(1.0, 1.6)), grid_span=float(rng.uniform(0.05, 0.4)),
+                       n_close_orders=int(rng.integers(1, 8)), backwards_tp=float(rng.integers(2)),
+                       min_markup=float(rng.uniform(0.0, 0.01)), markup_range=float(rng.uniform(0.0, 0.02)))
+        mkt = (LINEAR, COARSE)[rng.integers(2)]
+        bid = round(100.0 * rng.uniform(0.9, 1.1), 2)
+        st = make_st(balance=float(rng.choice([30.0, 1000.0])), bid=bid, ask=round(bid + 0.01, 2),
+                     ema=round(100.0 * rng.uniform(0.95, 1.05), 2),
+                     long=(round(float(rng.uniform(0.05, 3.0)), 3), round(float(rng.uniform(80, 110)), 2)),
+                     short=(-round(float(rng.uniform(0.05, 3.0)), 3), round(float(rng.uniform(95, 120)), 2)))
+        whole = bool(rng.integers(2))
+        want = _orders(cfg, mkt, st, np.zeros(0), whole)
+        for junk in (np.nan, -1e300, 7.0):
+            memo = new_memo()
+            memo[L.MEMO_SCRATCH:] = junk
+            np.testing.assert_array_equal(_orders(cfg, mkt, st, memo, whole), want)

@@ -7,7 +7,7 @@ from hypothesis import strategies as hs
 
 from passivx.calc.contracts import min_entry_qty
 from passivx.calc.layout import (
-    C_LONG, C_SHORT, CFG_SIZE, K_CLOSE, MAX_ORDERS, O_KIND, O_POS_PRICE_AFTER, O_POS_SIDE,
+    C_LONG, C_SHORT, CFG_SIZE, K_CLOSE, MAX_ORDERS, MEMO_SIZE, O_KIND, O_POS_PRICE_AFTER, O_POS_SIDE,
     O_POS_SIZE_AFTER, O_PRICE, O_QTY, O_REDUCE_ONLY, O_SIDE, O_SIZE, O_WE_AFTER, P_BACKWARDS_TP,
     P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS, P_WEL,
 )
@@ -30,10 +30,16 @@ def make_cfg(min_markup, markup_range, n_close, backwards=False, wel=1.0):
 
 
 def grid(cfg, mkt, side, size, pos_price, balance, bid, ask):
-    out = np.full((MAX_ORDERS, O_SIZE), np.nan)
+    """The closes, computed with a fresh scratch array and, the same, in a memo's scratch space left dirty."""
     base = C_LONG if side > 0 else C_SHORT
-    n = tp_grid(cfg, base, mkt, side, size, pos_price, balance, bid, ask, out, 0)
-    return out[:n]
+    rows = []
+    for memo in (np.zeros(0), np.full(MEMO_SIZE, np.nan), np.full(MEMO_SIZE, 7.0)):
+        out = np.full((MAX_ORDERS, O_SIZE), np.nan)
+        n = tp_grid(cfg, base, mkt, side, size, pos_price, balance, bid, ask, out, 0, memo)
+        rows.append(out[:n])
+    np.testing.assert_array_equal(rows[0], rows[1])
+    np.testing.assert_array_equal(rows[0], rows[2])
+    return rows[0]
 
 
 def test_linspace_point_matches_numpy():
@@ -142,14 +148,15 @@ def test_frontwards_keeps_duplicate_prices_backwards_drops_them():
     cfg = make_cfg(0.005, 0.0001, 5)
     rows = grid(cfg, LINEAR, 1, 5.0, 95.0, 1000.0, 95.0, 95.01)
     assert len(rows) == 5 and len(set(rows[:, O_PRICE])) < 5
-    _, k, n_all = tp_prices(make_cfg(0.005, 0.0001, 5, True), C_LONG, LINEAR, 1, 95.0, 1000.0, 95.0, 95.01)
+    _, k, n_all = tp_prices(make_cfg(0.005, 0.0001, 5, True), C_LONG, LINEAR, 1, 95.0, 1000.0, 95.0, 95.01,
+                            np.zeros(0))
     assert k == n_all == len(set(rows[:, O_PRICE]))
 
 
 def test_backwards_point_count_limited_by_full_size_over_min_qty():
     # full = cost_to_qty(W*WEL, P) = 100/95 = 1.0526; min qty 0.053 -> 19.9 -> n = min(30, 20) = 20
     cfg = make_cfg(0.005, 0.01, 30, backwards=True, wel=1.0)
-    _, k, n_all = tp_prices(cfg, C_LONG, LINEAR, 1, 95.0, 100.0, 94.0, 94.01)
+    _, k, n_all = tp_prices(cfg, C_LONG, LINEAR, 1, 95.0, 100.0, 94.0, 94.01, np.zeros(0))
     assert n_all == 20 and k == 20
 
 
@@ -186,7 +193,10 @@ def test_grid_properties(size, pos_price, n_close, min_markup, markup_range, ask
     prices = rows[:, O_PRICE]
     assert (side * (prices - book) >= 0).all()
     assert (np.diff(side * prices) >= 0).all()
-    kept, k, _ = tp_prices(cfg, C_LONG if side > 0 else C_SHORT, LINEAR, side, pos_price, 1000.0, book, book)
+    base = C_LONG if side > 0 else C_SHORT
+    kept, k, _ = tp_prices(cfg, base, LINEAR, side, pos_price, 1000.0, book, book, np.zeros(0))
+    in_memo, k_memo, _ = tp_prices(cfg, base, LINEAR, side, pos_price, 1000.0, book, book, np.full(MEMO_SIZE, 7.0))
+    assert k_memo == k and np.array_equal(in_memo[:k], kept[:k])  # the same in a memo's scratch space
     if k == 0 or q >= _min_qty_over(kept[:k], LINEAR):
         assert total == pytest.approx(q, abs=1e-9)
     np.testing.assert_allclose(rows[:, O_POS_SIZE_AFTER], side * (q - np.cumsum(rows[:, O_QTY])), atol=1e-9)

@@ -282,7 +282,7 @@ def _filtered_take_profit(w, bk, n: int, k: int, pos_price: float) -> float:
         if side * round_close(first, side, w[W_MKT + M_PRICE_STEP]) >= side * book:
             return none
         prices, count, _ = tp_prices(cfg_of(w), _base(k) - W_CFG, mkt_of(w), side, pos_price,
-                                     w[W_BST + S_BALANCE], math.inf, -math.inf)
+                                     w[W_BST + S_BALANCE], math.inf, -math.inf, memo_of(w))
         edge = none
         for i in range(count):
             if side * prices[i] < side * book:

@@ -45,7 +45,7 @@ from passivx.backtest.layout import (
     SM_EQUITY, SM_LIQ, SM_LONG_PRICE, SM_LONG_SIZE, SM_PRICE, SM_SHORT_PRICE, SM_SHORT_SIZE, SM_T, SM_WE_LONG,
     SM_WE_SHORT, W_BST, W_RST, W_ST,
 )
-from passivx.backtest.views import cfg_of, decision_at, memo_of, mkt_of, st_of
+from passivx.backtest.views import cfg_of, decision_at, memo_of, mkt_of, st_of, unowned
 
 
 # ---- equity segments (max drawdown, closest liquidation) ----------------------------------------
@@ -348,6 +348,9 @@ def replay(candles: bool, ts, a, b, c, d, side, i0: int, w, ring, out, bk, rf, f
     n = len(ts)
     if i0 >= n or w[E_LIQUIDATED] != 0.0:
         return i0
+    # the caller keeps these for the whole call: no reference counting of them here or in anything called
+    w, ring, out, bk, rf, fills, smp = unowned(w), unowned(ring), unowned(out), unowned(bk), unowned(rf), \
+        unowned(fills), unowned(smp)
     offset = MINUTE_MS - 1 if candles else 0
     if w[E_STARTED] == 0.0:
         _start(ts[i0] + offset, a[i0], w, fts, frate)

@@ -127,11 +127,14 @@ MAX_ORDERS = 512
 
 # ---- memo -----------------------------------------------------------------------------------
 # per side: the last re-anchored neat grid (`passivx.calc.neat`) with every input it was computed from
-# (balance, size, position price, the side's config block, the market), then its prices and qtys
+# (balance, size, position price, the side's config block, the market), then its prices and qtys; after
+# both sides, scratch space (`scratch.scratch`: neat workspaces, take-profit prices; meaningless between uses)
 MEMO_MAX_NODES = 100  # grids with more nodes are not kept (configs allow up to 100)
 MEMO_KEY = 3 + P_SIZE + MKT_SIZE
 MEMO_SIDE = MEMO_KEY + 2 * MEMO_MAX_NODES
-MEMO_SIZE = 2 * MEMO_SIDE
+MEMO_SCRATCH = 2 * MEMO_SIDE
+MEMO_SCRATCH_SIZE = 10 * MEMO_MAX_NODES
+MEMO_SIZE = MEMO_SCRATCH + MEMO_SCRATCH_SIZE
 
 K_ENTRY = 0
 K_CLOSE = 1

@@ -47,7 +47,7 @@ def side_orders(cfg, mkt, st, side: int, whole_grid: bool, out, n: int, memo) ->
         return n
     balance, best_bid, best_ask = st[S_BALANCE], st[S_BEST_BID], st[S_BEST_ASK]
     if mode == MODE_CLOCK:
-        n = tp_grid(cfg, base, mkt, side, size, pos_price, balance, best_bid, best_ask, out, n)
+        n = tp_grid(cfg, base, mkt, side, size, pos_price, balance, best_bid, best_ask, out, n, memo)
         return clock_close(cfg, base, mkt, st, side, out, n)
     n, size = au_close(cfg, base, mkt, st, side, out, n)
-    return tp_grid(cfg, base, mkt, side, size, pos_price, balance, best_bid, best_ask, out, n)
+    return tp_grid(cfg, base, mkt, side, size, pos_price, balance, best_bid, best_ask, out, n, memo)

@@ -42,6 +42,7 @@ from passivx.calc.layout import (
 from passivx.calc.orders import put
 from passivx.calc.recursive import initial_entry, initial_qty
 from passivx.calc.rounding import iround, round_, round_dn, round_up
+from passivx.calc.scratch import scratch
 from passivx.calc.takeprofit import linspace_point
 
 _FIT_ITERS = 40  # bound on each phase of the re-anchoring search
@@ -91,10 +92,11 @@ def basespace(a: float, b: float, base: float, n: int) -> np.ndarray:
 
 
 @jit
-def _workspace(cfg, base: int) -> np.ndarray:
-    """A workspace (`_ROWS` rows of the side's grid size) with the basespace fractions and unit weights."""
+def _workspace(cfg, base: int, memo) -> np.ndarray:
+    """A workspace (`_ROWS` rows of the side's grid size, in `memo`'s scratch space where it fits) with the
+    basespace fractions and unit weights."""
     n = max(1, iround(cfg[base + P_MAX_N_ENTRY_ORDERS]))
-    ws = np.empty((_ROWS, n))
+    ws = scratch(memo, _ROWS * n).reshape((_ROWS, n))
     _fractions(cfg[base + P_EPRICE_EXP_BASE], n, ws[_FP])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
     _fractions(exp_base, n, ws[_FQ])
@@ -527,7 +529,7 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
     q0, p0 = initial_entry(cfg, base, mkt, st, side, st[S_BEST_BID] if side > 0 else st[S_BEST_ASK])
     step = mkt[M_PRICE_STEP]
     if q0 > 0.0 and abs(size) < _FLAT * min_entry_qty(p0, mkt):
-        ws = _workspace(cfg, base)
+        ws = _workspace(cfg, base, memo)
         if whole_grid:
             _grid(cfg, base, mkt, side, balance, p0, ws)
         else:  # only the first node is placed, with its own qty: its price is all the grid gives
@@ -537,7 +539,7 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
         return _place(cfg, base, mkt, st, side, ws[_P], ws[_Q], 0, q, size, pprice, cap, whole_grid, out, n)
     if size == 0.0 or pprice <= 0.0:
         return n
-    ws = _workspace(cfg, base)
+    ws = _workspace(cfg, base, memo)
     _grid_of(cfg, base, mkt, side, balance, size, pprice, ws, memo)
     prices, qtys = ws[_BP], ws[_BQ]
     cum = 0.0
@@ -562,7 +564,7 @@ def filled_grid_bound(cfg, base: int, mkt, st, side: int, memo) -> float:
     size, pprice = side_position(st, side)
     if balance <= 0.0 or cfg[base + P_WEL] <= 0.0 or size == 0.0 or pprice <= 0.0:
         return math.nan
-    ws = _workspace(cfg, base)
+    ws = _workspace(cfg, base, memo)
     _grid_of(cfg, base, mkt, side, balance, size, pprice, ws, memo)
     step = mkt[M_QTY_STEP]
     cum = 0.0

@@ -10,6 +10,7 @@ from passivx.calc.layout import (
 )
 from passivx.calc.orders import put
 from passivx.calc.rounding import iround, round_, round_dn, round_up
+from passivx.calc.scratch import scratch
 
 
 @jit
@@ -93,14 +94,15 @@ def first_tp_price(cfg, base: int, mkt, side: int, pos_price: float, balance: fl
 
 @jit
 def tp_prices(cfg, base: int, mkt, side: int, pos_price: float, balance: float, best_bid: float,
-              best_ask: float):
+              best_ask: float, memo):
     """(kept prices nearest first, k kept, number of distinct prices) of the side's take-profit grid.
 
     Kept prices do not cross the book (long >= best_ask, short <= best_bid, > 0). Frontwards keeps duplicate
     prices; backwards_tp uses `n = max(1, round(min(n_close_orders, full / min_entry_qty(P))))` points and
-    de-duplicates them."""
+    de-duplicates them. The prices are written in `memo`'s scratch space where it fits (valid until its
+    next use)."""
     a, b, n = _tp_points(cfg, base, mkt, side, pos_price, balance)
-    kept = np.empty(n)
+    kept = scratch(memo, n)
     k, n_all = keep_tp_prices(mkt, side, a, b, n, cfg[base + P_BACKWARDS_TP] != 0.0, best_bid, best_ask, kept)
     return kept, k, n_all
 
@@ -164,23 +166,25 @@ def _backwards(mkt, prices, k: int, n_all: int, q: float, full: float, qtys) -> 
 
 @jit
 def tp_grid(cfg, base: int, mkt, side: int, size: float, pos_price: float, balance: float, best_bid: float,
-            best_ask: float, out, n: int) -> int:
+            best_ask: float, out, n: int, memo) -> int:
     """Write the take-profit closes (K_CLOSE, reduce-only, nearest price first) of `size` (signed) and
-    return the new row count. With no kept price: all of it at the top of the book."""
+    return the new row count. With no kept price: all of it at the top of the book. `memo`: scratch space
+    (`entry.new_memo()`, or empty)."""
     q = round_dn(abs(size), mkt[M_QTY_STEP])
     if q == 0.0:
         return n
     size = side * q
     a, b, n_points = _tp_points(cfg, base, mkt, side, pos_price, balance)
-    scratch = np.zeros(2 * n_points)  # kept prices, then their qtys: one allocation
-    prices = scratch[:n_points]
+    buf = scratch(memo, 2 * n_points)  # kept prices, then their qtys
+    buf[:] = 0.0
+    prices = buf[:n_points]
     k, n_all = keep_tp_prices(mkt, side, a, b, n_points, cfg[base + P_BACKWARDS_TP] != 0.0, best_bid, best_ask,
                               prices)
     if k == 0:
         n, _ = put_close(out, n, side, K_CLOSE, best_ask if side > 0 else best_bid, q, size, pos_price,
                          balance, mkt)
         return n
-    qtys = scratch[n_points:n_points + k]
+    qtys = buf[n_points:n_points + k]
     if k == 1:
         if q >= min_entry_qty(prices[0], mkt):
             qtys[0] = q
