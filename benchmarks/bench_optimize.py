@@ -10,10 +10,11 @@ ten days (the engine replay, as stats.json counts `seconds`). The search loop is
 candidate submitted to the last result journaled, after the workers have started and loaded the engine;
 the best's final report is not part of it. Both runs use the same seed, so they evaluate the same
 candidates (checked). With N workers, the main process and N - 1 worker processes evaluate candidates.
-On a shared machine the wall-clock figures include time the processes waited for a core; the CPU-time
-figures do not, so they measure the optimizer's own cost: the CPU time of the main process and of the
-worker processes during the search (Linux's per-process scheduler clock, /proc/PID/schedstat), less the
-engine replays' (time.process_time around each engine call).
+On a shared machine the wall-clock figures include time the processes waited for a core (shown: their
+run-queue wait, /proc/PID/schedstat); the CPU-time figures do not, so they measure the optimizer's own
+cost: the CPU time of the main process and of the worker processes during the search (Linux's
+per-process scheduler clock, /proc/PID/schedstat), less the engine replays' (time.process_time around
+each engine call).
 """
 from __future__ import annotations
 
@@ -57,30 +58,34 @@ def timed_search(settings_path: Path, out: Path, workers: int, n: int) -> dict:
     search = Search(build_space(s.ranges, meta["mode"], s.source, ev.market.max_leverage), meta["start"], n,
                     meta["seed"], meta["batch"], Judge(s.objective, s.constraints), _vector(ev))
     backend = _backend(ev, opts, n)  # starts the workers and waits until each has loaded the data and engine
-    t0, c0, p0 = time.perf_counter(), time.process_time(), _children_cpu()
+    t0, c0, (p0, q0) = time.perf_counter(), time.process_time(), _schedstat()
     _search_loop(search, meta, folder, backend, {}, _Bar())
-    wall, main_cpu, procs_cpu = time.perf_counter() - t0, time.process_time() - c0, _children_cpu() - p0
+    wall, main_cpu, (p1, q1) = time.perf_counter() - t0, time.process_time() - c0, _schedstat()
     backend.close()
     records = journal.read_results(folder)
     k = len(records)
     total = {key: sum(r["seconds"][key] for r in records) for key in records[0]["seconds"]}
     return {"workers": workers, "n": k, "wall": wall, "per_min": k / wall * 60,
             "mean_replay": total["replay"] / k, "outside": (wall * workers - total["replay"]) / k,
-            "mean_replay_cpu": total["replay_cpu"] / k, "main_cpu": main_cpu / k, "procs_cpu": procs_cpu / k,
-            "outside_cpu": (main_cpu + procs_cpu - total["replay_cpu"]) / k,
+            "mean_replay_cpu": total["replay_cpu"] / k, "main_cpu": main_cpu / k, "procs_cpu": (p1 - p0) / k,
+            "outside_cpu": (main_cpu + p1 - p0 - total["replay_cpu"]) / k, "waited": (q1 - q0) / k,
             "params": {r["k"]: r["params"] for r in records},
             "fills_per_day": sum(r["stats"]["fills_per_day"] for r in records) / k}
 
 
-def _children_cpu() -> float:
-    """CPU seconds used so far by this process's child processes (the worker processes)."""
+def _schedstat() -> tuple[float, float]:
+    """(CPU seconds the worker processes (this process's children) have used so far, seconds this process
+    and they have waited for a core while runnable, i.e. while other programs ran)."""
     import psutil
 
-    total = 0
-    for child in psutil.Process().children():
-        with open(f"/proc/{child.pid}/schedstat") as f:  # nanoseconds (psutil's cpu_times has 10 ms steps)
-            total += int(f.read().split()[0])
-    return total / 1e9
+    children = [child.pid for child in psutil.Process().children()]
+    cpu = wait = 0
+    for pid in ["self", *children]:
+        with open(f"/proc/{pid}/schedstat") as f:  # nanoseconds (psutil's cpu_times has 10 ms steps)
+            ran, waited, _ = (int(x) for x in f.read().split())
+        cpu += ran if pid != "self" else 0  # this process's CPU time: time.process_time (all its threads)
+        wait += waited
+    return cpu / 1e9, wait / 1e9
 
 
 def main() -> None:
@@ -113,7 +118,8 @@ def main() -> None:
                   f"  CPU:  replay {r['mean_replay_cpu'] * 1000:.1f} ms/candidate, outside it (main + worker "
                   f"processes - replay) {r['outside_cpu'] * 1000:.2f} ms = "
                   f"{r['outside_cpu'] / r['mean_replay_cpu']:.1%} of the replay (all CPU a candidate: main process "
-                  f"{r['main_cpu'] * 1000:.2f} ms, worker processes {r['procs_cpu'] * 1000:.2f} ms)")
+                  f"{r['main_cpu'] * 1000:.2f} ms, worker processes {r['procs_cpu'] * 1000:.2f} ms)\n"
+                  f"  waited for a core (other programs running): {r['waited'] * 1000:.2f} ms/candidate")
         print(f"2 workers / 1 worker: {runs[1]['per_min'] / runs[0]['per_min']:.2f}x; "
               f"load average after {os.getloadavg()[0]:.2f}")
     finally:

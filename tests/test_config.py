@@ -346,6 +346,58 @@ def test_with_params_accepts_numpy_scalars():
     assert json.loads(json.dumps(new.data))["n_entry_orders"] == 5 and new.data["leverage"] == 7.0
 
 
+def _full_validation(cfg, params):
+    """The reference of `with_params`: set the parameters in a deep copy, validate the whole config."""
+    import numbers
+
+    data = copy.deepcopy(cfg.data)
+    for name, value in params.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = round(float(value)) if param_ranges(cfg.mode)[name].integer else float(value)
+        *parents, leaf = name.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return parse_live_config(data, cfg.source)
+
+
+def _outcome(fn):
+    try:
+        cfg = fn()
+    except (ConfigError, ValueError, OverflowError) as e:  # rounding NaN or inf to an integer: ValueError
+        return "error", (type(e).__name__, str(e))
+    return "config", (cfg.mode, cfg.config_name, cfg.symbol, cfg.source, json.dumps(cfg.data))
+
+
+def test_with_params_checks_only_set_keys_and_equals_full_validation():
+    """Random parameter sets, valid and not (out of range, at open bounds, non-integers, NaN, bool, text,
+    max_markup below min_markup): `with_params` gives the same config (keys in the same order) or the
+    same error as validating the whole mutated config, and leaves the base config untouched."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    kinds = {"config": 0, "error": 0}
+    for base in [SEED_000] + [mode_config(m) for m in SIDES]:
+        cfg = parse_live_config(base, "b.json")
+        ranges = list(param_ranges(cfg.mode).items())
+        for _ in range(300):
+            params, tame = {}, rng.random() < 0.6
+            for name, f in rng.sample(ranges, rng.randint(1, min(8, len(ranges)))):
+                lo, hi = f.lo, f.hi
+                inside = lo + (hi - lo) * rng.random()
+                wild = [lo, hi, lo - 1e-9, hi * 1.5 + 1, round(inside) + 0.5, float("nan"), float("inf"), True,
+                        "0.1", None]
+                params[name] = rng.choice([inside, np.float64(inside)] + ([] if tame else wild))
+            expected = _outcome(lambda: _full_validation(cfg, params))
+            assert _outcome(lambda: with_params(cfg, params)) == expected, params
+            kinds[expected[0]] += 1
+        assert cfg.data == base  # untouched
+    assert min(kinds.values()) > 300  # both outcomes were exercised
+
+
 # ---- the shared field-spec machinery (reused by the backtest settings) ------------------------------
 def test_field_spec_messages_and_defaults():
     spec = {"days": integer(1, 30), "fee": number(0, 0.1, hi_open=True), "exchange": string("binance", "bybit"),

@@ -111,12 +111,18 @@ def _columns(day: cache.Day, kind: str) -> tuple:
     return c["ts"], c["open"], c["high"], c["low"], c["close"]
 
 
-def _replay(ctx: Context, kind: str, cols: tuple, lo: int, hi: int) -> None:
-    part = tuple(col[lo:hi] for col in cols)
+def _replay(ctx: Context, kind: str, part: tuple) -> None:
     if kind == "trades":
         ctx.trades(*part)
     else:
         ctx.candles(*part)
+
+
+def day_chunks(day: cache.Day, kind: str) -> list[tuple]:
+    """The column views (no copy) of each engine call `replay_days` makes for `day`: chunks of rows."""
+    chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
+    cols = _columns(day, kind)
+    return [tuple(col[lo:min(day.rows, lo + chunk)] for col in cols) for lo in range(0, day.rows, chunk)]
 
 
 def _data_end(days: Sequence[cache.Day], kind: str) -> float:
@@ -128,28 +134,27 @@ def warm_up(cfg: np.ndarray, mkt: np.ndarray, starting_balance: float, day: cach
     """Load (or compile) the engine before any clock starts: a two-row replay of `day` on a throwaway
     context, finished as `replay_days` finishes one (the same argument types); returns that context."""
     ctx = new_context(cfg, mkt, starting_balance, 0.0, DAY_MS)
-    _replay(ctx, kind, _columns(day, kind), 0, 2)
+    _replay(ctx, kind, tuple(col[:2] for col in _columns(day, kind)))
     ctx.finish(_data_end([day], kind))
     return ctx
 
 
 def replay_days(ctx: Context, days: Sequence[cache.Day], kind: str, release: bool = False,
-                on_chunk: Callable[[int], object] | None = None) -> tuple[float, float]:
+                on_chunk: Callable[[int], object] | None = None,
+                chunks: Sequence[list[tuple]] | None = None) -> tuple[float, float]:
     """Replay the opened `days` (of `kind`) through `ctx` in chunks, until their end or a liquidation, then
     finish it at the data's end. `release` drops each day's mapping once replayed; `on_chunk(rows)` follows
-    each chunk (progress). Returns the wall and CPU seconds of the engine calls (stats' `seconds`)."""
-    chunk = _CHUNK_PYTHON if os.environ.get("NUMBA_DISABLE_JIT") == "1" else _CHUNK_JIT
+    each chunk (progress); `chunks`: each day's `day_chunks`, kept by a caller that replays the same days
+    many times (the optimizer). Returns the wall and CPU seconds of the engine calls (stats' `seconds`)."""
     seconds = cpu = 0.0
-    for day in days:
-        cols = _columns(day, kind)
-        for lo in range(0, day.rows, chunk):
-            hi = min(day.rows, lo + chunk)
+    for i, day in enumerate(days):
+        for part in day_chunks(day, kind) if chunks is None else chunks[i]:
             t0, c0 = time.perf_counter(), time.process_time()
-            _replay(ctx, kind, cols, lo, hi)
+            _replay(ctx, kind, part)
             seconds += time.perf_counter() - t0
             cpu += time.process_time() - c0
             if on_chunk is not None:
-                on_chunk(hi - lo)
+                on_chunk(len(part[0]))
             if ctx.stopped:
                 break
         if release:

@@ -31,10 +31,10 @@ the numeric ones by dotted name for the optimizer, and `with_params` applies and
 """
 from __future__ import annotations
 
-import copy
 import json
 import numbers
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -228,32 +228,53 @@ def save_live_config(cfg: LiveConfig, path: str | Path) -> None:
 def param_ranges(mode: str) -> dict[str, Field]:
     """Optimizable (numeric) parameters of `mode` by dotted name ("grid_spacing", "long.ddown_factor"),
     each with its validated range (`Field.lo`/`hi`/`lo_open`/`hi_open`/`integer`, `Field.contains`)."""
+    return {name: f for name, (f, _) in _params(mode).items()}
+
+
+@lru_cache(maxsize=None)
+def _params(mode: str) -> dict[str, tuple[Field, tuple[str, ...]]]:
+    """`param_ranges(mode)` with each parameter's path of keys (computed once per mode; read-only)."""
     if mode == "classic":
-        return {k: f for k, f in _flatten(CLASSIC).items() if f.kind in ("number", "int") and k != "logging_level"}
-    if mode not in GRID_MODES:
+        fields = {k: f for k, f in _flatten(CLASSIC).items() if f.kind in ("number", "int") and k != "logging_level"}
+    elif mode in GRID_MODES:
+        fields = {f"{side}.{k}": f for side in ("long", "short") for k, f in SIDE_FIELDS[mode].items()
+                  if f.kind in ("number", "int")}
+    else:
         raise ConfigError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
-    return {f"{side}.{k}": f for side in ("long", "short") for k, f in SIDE_FIELDS[mode].items()
-            if f.kind in ("number", "int")}
+    return {name: (f, tuple(name.split("."))) for name, f in fields.items()}
 
 
 def with_params(config: LiveConfig, params: dict[str, float]) -> LiveConfig:
     """A copy of `config` with the given parameters (dotted names of `param_ranges`) set, re-validated.
-    Integer parameters are rounded (ties to even)."""
-    ranges = param_ranges(config.mode)
-    data = copy.deepcopy(config.data)
+    Integer parameters are rounded (ties to even).
+
+    The rest of a validated config stays valid, so only the set keys (and max_markup >= min_markup) are
+    checked; on any problem the whole config is validated (`parse_live_config`), which raises its error.
+    Objects holding no set key are shared with `config` (both read-only)."""
+    known = _params(config.mode)
+    data = dict(config.data)
+    ok = True
     for name, value in params.items():
-        f = ranges.get(name)
-        if f is None:
+        entry = known.get(name)
+        if entry is None:
             raise ConfigError(f"{config.source}: {name!r} is not an optimizable parameter of a {config.mode} "
-                              f"config; known: {', '.join(ranges)}")
+                              f"config; known: {', '.join(known)}")
+        f, (*parents, leaf) = entry
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             value = round(float(value)) if f.integer else float(value)
-        *parents, leaf = name.split(".")
-        node = data
+        node, base = data, config.data
         for key in parents:
+            base = base[key]
+            if node[key] is base:  # still the object of `config`: copy it before setting a key in it
+                node[key] = dict(base)
             node = node[key]
-        node[leaf] = value
-    return parse_live_config(data, config.source)
+        try:
+            node[leaf] = f.validate(value)
+        except ValueError:
+            node[leaf], ok = value, False
+    if not ok or (config.mode == "classic" and data["max_markup"] < data["min_markup"]):
+        return parse_live_config(data, config.source)  # raises the complete validation's error
+    return LiveConfig(config.mode, config.config_name, config.symbol, data, config.source)
 
 
 def _get(data: dict, path: str) -> Any:

@@ -6,13 +6,14 @@ pool talks to each worker process over its own pipe: two candidates in flight pe
 the job per task, no helper threads."""
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 from collections import deque
 from multiprocessing.connection import wait as wait_conn
 
 from passivx.errors import PassivxError
-from passivx.optimize.evaluate import Job, evaluate, evaluator, worker_main
+from passivx.optimize.evaluate import Job, evaluate, evaluator, settle, worker_main
 
 
 DEPTH = 2  # candidates sent to a worker process ahead of its results
@@ -43,7 +44,8 @@ class LocalBackend:
     once (`evaluate.worker_main`) and fed candidates over a pipe. Instead of sleeping until a result comes,
     this process evaluates the candidates no worker process has room for: those cost no pipe and no
     wake-up, the dearest part of a short candidate's bookkeeping (one worker: no process is spawned).
-    Returns once every worker process has loaded the data and the engine."""
+    Returns once every worker process has loaded the data and the engine; each process then leaves what it
+    loaded out of garbage collections (`evaluate.settle`; `close` undoes it here)."""
 
     def __init__(self, job: Job, workers: int) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -56,6 +58,7 @@ class LocalBackend:
             theirs.close()
             self._procs.append((proc, mine))
         evaluator(job).warm_up()
+        settle()  # this process evaluates too
         self._sent: dict = {}  # connection of a live worker process -> its tasks in flight, oldest first
         for _, conn in self._procs:
             answer = self._receive(conn)
@@ -123,6 +126,7 @@ class LocalBackend:
                 proc.terminate()
             conn.close()
         self._procs = []
+        gc.unfreeze()
 
 
 class DaskBackend:

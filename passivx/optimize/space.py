@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Protocol
 
 from passivx.config.live import MODES, param_ranges
 from passivx.errors import ConfigError
@@ -23,6 +22,12 @@ FINAL_COEFFICIENT = 0.05
 def mutation_coefficient(k: int, n: int) -> float:
     """m_k of the module doc: 1 at k = 0, falling inversely with k to 0.05 at k = n."""
     return 1.0 / (1.0 + (1.0 / FINAL_COEFFICIENT - 1.0) * k / max(1, n))
+
+
+class Uniform(Protocol):
+    """A source of uniform draws: numpy's `Generator`, or `rng.Pcg64`."""
+
+    def random(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Space:
     def middle(self) -> dict[str, float]:
         return {p.name: p.snap((p.lo + p.hi) / 2) for p in self.params}
 
-    def mutate(self, parent: dict[str, float], m: float, rng: np.random.Generator) -> dict[str, float]:
+    def mutate(self, parent: dict[str, float], m: float, rng: Uniform) -> dict[str, float]:
         """A child of `parent` drawn with mutation coefficient `m` (one uniform draw per parameter)."""
         child = {}
         for p in self.params:
@@ -69,7 +74,7 @@ class Space:
             child[p.name] = p.snap(a + (b - a) * rng.random())
         return child
 
-    def uniform(self, rng: np.random.Generator) -> dict[str, float]:
+    def uniform(self, rng: Uniform) -> dict[str, float]:
         """A draw over the whole ranges."""
         return self.mutate({p.name: (p.lo + p.hi) / 2 for p in self.params}, 1.0, rng)
 
