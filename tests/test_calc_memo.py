@@ -43,6 +43,7 @@ def test_a_reused_memo_gives_the_orders_computed_without_one(seed):
                          ema=round(100.0 * rng.uniform(0.95, 1.05), 2), long=long, short=short)
             whole = bool(rng.integers(2))
             kept = memo[:L.MEMO_SIDE].copy()
+            memo[L.MEMO_SCRATCH:] = rng.choice([np.nan, -1e300, 7.0])  # a kept grid needs no workspace basis
             got = _orders(cfg, mkt, st, memo, whole)
             hits += long[0] != 0.0 and kept[1] == long[0] and np.array_equal(kept, memo[:L.MEMO_SIDE])
             np.testing.assert_array_equal(got, _orders(cfg, mkt, st, np.zeros(0), whole))

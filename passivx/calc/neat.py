@@ -35,7 +35,7 @@ from passivx.calc.contracts import (
 from passivx.calc.crop import crop_qty, side_position
 from passivx.calc.jit import jit
 from passivx.calc.layout import (
-    K_ENTRY, MEMO_KEY, MEMO_MAX_NODES, MEMO_SIDE, MEMO_SIZE, M_C_MULT, M_INVERSE, M_MIN_COST, M_MIN_QTY,
+    K_ENTRY, MEMO_KEY, MEMO_MAX_NODES, MEMO_SIDE, MEMO_SIZE, MKT_SIZE, M_C_MULT, M_INVERSE, M_MIN_COST, M_MIN_QTY,
     M_PRICE_STEP, M_QTY_STEP, O_PRICE, O_QTY, P_EPRICE_EXP_BASE, P_EQTY_EXP_BASE, P_GRID_SPAN, P_INITIAL_QTY_PCT,
     P_MAX_N_ENTRY_ORDERS, P_SIZE, P_WEL, S_BALANCE, S_BEST_ASK, S_BEST_BID,
 )
@@ -55,6 +55,14 @@ _EXACT = 1e-9  # a position price matched to this fraction is an exact match (fl
 # being tried (prices, qtys, an upper bound of each node's min entry qty), the best grid found, and the
 # qtys of the largest q_last found to fit so far
 _FP, _FQ, _T, _P, _Q, _MQ, _BP, _BQ, _QF, _ROWS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+
+@jit
+def _copy_row(ws, src: int, dst: int) -> None:
+    """`ws[dst] = ws[src]` as a plain loop (numba's slice assignment checks for overlap and broadcasting: several
+    times slower on rows this short)."""
+    for i in range(ws.shape[1]):
+        ws[dst, i] = ws[src, i]
 
 
 @jit
@@ -93,16 +101,21 @@ def basespace(a: float, b: float, base: float, n: int) -> np.ndarray:
 
 @jit
 def _workspace(cfg, base: int, memo) -> np.ndarray:
-    """A workspace (`_ROWS` rows of the side's grid size, in `memo`'s scratch space where it fits) with the
-    basespace fractions and unit weights."""
+    """A workspace: `_ROWS` rows of the side's grid size, in `memo`'s scratch space where it fits, contents
+    undefined (`_basis` adds what building a grid needs; a grid taken from the memo needs none of it)."""
     n = max(1, iround(cfg[base + P_MAX_N_ENTRY_ORDERS]))
-    ws = scratch(memo, _ROWS * n).reshape((_ROWS, n))
+    return scratch(memo, _ROWS * n).reshape((_ROWS, n))
+
+
+@jit
+def _basis(cfg, base: int, ws) -> None:
+    """The basespace fractions and unit weights into the workspace `ws`."""
+    n = ws.shape[1]
     _fractions(cfg[base + P_EPRICE_EXP_BASE], n, ws[_FP])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
     _fractions(exp_base, n, ws[_FQ])
     for i in range(n):
         ws[_T, i] = _spaced(0.0, 1.0, exp_base, ws[_FQ], i, n)
-    return ws
 
 
 @jit
@@ -124,19 +137,13 @@ def _we(ws, balance: float, mkt) -> float:
 
 
 @jit
-def _final_we(q0: float, q_last: float, exp_base: float, ws, balance: float, mkt) -> float:
-    """WE after every node of the grid with `q_last` fills."""
-    _fill_qtys(q0, q_last, exp_base, ws, mkt)
-    return _we(ws, balance, mkt)
-
-
-@jit
 def _fits(q0: float, q_last: float, exp_base: float, ws, balance: float, wel: float, mkt) -> bool:
     """Whether the grid with `q_last` ends at WE <= WEL; if so its qtys are kept in `ws[_QF]` (the
     searches below try larger fitting values later, so the last kept one is their answer)."""
-    if _final_we(q0, q_last, exp_base, ws, balance, mkt) > wel:
+    _fill_qtys(q0, q_last, exp_base, ws, mkt)
+    if _we(ws, balance, mkt) > wel:
         return False
-    ws[_QF, :] = ws[_Q]
+    _copy_row(ws, _Q, _QF)
     return True
 
 
@@ -199,27 +206,38 @@ def _solve_q_last(q0: float, exp_base: float, ws, balance: float, wel: float, mk
 
 
 @jit
+def _end(cfg, base: int, side: int, anchor: float) -> float:
+    """Unrounded price of the last node of the grid anchored at `anchor`."""
+    return anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
+
+
+@jit
+def _rounded_price(p: float, side: int, step: float) -> float:
+    """Node price `p` rounded away from the market (long: down), at least one price step."""
+    return max(step, round_dn(p, step) if side > 0 else round_up(p, step))
+
+
+@jit
 def _node_price(cfg, base: int, mkt, side: int, anchor: float, ws, i: int) -> float:
     """Price of node i of the grid anchored at `anchor` (`ws[_FP]`: the price fractions)."""
-    step = mkt[M_PRICE_STEP]
-    end = anchor * (1.0 - side * cfg[base + P_GRID_SPAN])
-    p = _spaced(anchor, end, cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, ws.shape[1])
-    return max(step, round_dn(p, step) if side > 0 else round_up(p, step))
+    p = _spaced(anchor, _end(cfg, base, side, anchor), cfg[base + P_EPRICE_EXP_BASE], ws[_FP], i, ws.shape[1])
+    return _rounded_price(p, side, mkt[M_PRICE_STEP])
 
 
 @jit
 def _grid(cfg, base: int, mkt, side: int, balance: float, anchor: float, ws) -> None:
     """The neat grid anchored at `anchor` into `ws[_P]` (prices) and `ws[_Q]` (qtys)."""
     n = ws.shape[1]
-    for i in range(n):
-        p = _node_price(cfg, base, mkt, side, anchor, ws, i)
+    end, price_base, step = _end(cfg, base, side, anchor), cfg[base + P_EPRICE_EXP_BASE], mkt[M_PRICE_STEP]
+    for i in range(n):  # `_node_price` with what all nodes share taken out of the loop
+        p = _rounded_price(_spaced(anchor, end, price_base, ws[_FP], i, n), side, step)
         ws[_P, i] = p
         ws[_MQ, i] = min_entry_qty_bound(p, mkt)
     q0 = initial_qty(cfg, base, mkt, balance, ws[_P, 0])
     exp_base = cfg[base + P_EQTY_EXP_BASE]
     q_last, kept = _solve_q_last(q0, exp_base, ws, balance, cfg[base + P_WEL], mkt)
     if kept:
-        ws[_Q, :] = ws[_QF]
+        _copy_row(ws, _QF, _Q)
     else:
         _fill_qtys(q0, q_last, exp_base, ws, mkt)
 
@@ -263,8 +281,8 @@ def _fit(cfg, base: int, mkt, side: int, balance: float, target: float, pprice: 
 @jit
 def _keep(ws) -> None:
     """Keep the grid just built as the best one."""
-    ws[_BP, :] = ws[_P]
-    ws[_BQ, :] = ws[_Q]
+    _copy_row(ws, _P, _BP)
+    _copy_row(ws, _Q, _BQ)
 
 
 @jit
@@ -375,7 +393,7 @@ def _exact_anchor(cfg, base: int, mkt, side: int, balance: float, target: float,
 @jit
 def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pprice: float, ws) -> None:
     """The grid re-anchored so that its position at cumulative size |size| has price `pprice`, into
-    `ws[_BP]` (prices) and `ws[_BQ]` (qtys).
+    `ws[_BP]` (prices) and `ws[_BQ]` (qtys) of the workspace `ws` (its basis first).
 
     The error grows with the anchor. The search starts at the unrounded model's anchor (`_anchor_guess`;
     P if it has none); position prices scale about like the anchor, so it steps to `a*P/(P + error)`,
@@ -383,6 +401,7 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
     bracket (false position, Illinois variant, when they leave it) until the error is within half a price
     step or the bracket is that narrow. The grid with the smallest error is kept, unless |size| is on one
     of its nodes and `_exact_anchor` finds a grid that holds the position exactly."""
+    _basis(cfg, base, ws)
     tol = 0.5 * mkt[M_PRICE_STEP]
     target = abs(size)
     a = _anchor_guess(cfg, base, mkt, side, balance, target, pprice, ws)
@@ -439,24 +458,23 @@ def _fitted_grid(cfg, base: int, mkt, side: int, balance: float, size: float, pp
 @jit
 def _memo_key(memo, o: int, cfg, base: int, mkt, balance: float, size: float, pprice: float, write: bool) -> bool:
     """Whether the key at `memo[o:]` holds these inputs; with `write`, store them there."""
-    same = True
-    for j in range(MEMO_KEY):
-        if j == 0:
-            v = balance
-        elif j == 1:
-            v = size
-        elif j == 2:
-            v = pprice
-        elif j < 3 + P_SIZE:
-            v = cfg[base + j - 3]
-        else:
-            v = mkt[j - 3 - P_SIZE]
-        if write:
-            memo[o + j] = v
-        elif memo[o + j] != v:
-            same = False
-            break
-    return same
+    c, m = o + 3, o + 3 + P_SIZE
+    if write:
+        memo[o], memo[o + 1], memo[o + 2] = balance, size, pprice
+        for j in range(P_SIZE):
+            memo[c + j] = cfg[base + j]
+        for j in range(MKT_SIZE):
+            memo[m + j] = mkt[j]
+        return True
+    if memo[o] != balance or memo[o + 1] != size or memo[o + 2] != pprice:
+        return False
+    for j in range(P_SIZE):
+        if memo[c + j] != cfg[base + j]:
+            return False
+    for j in range(MKT_SIZE):
+        if memo[m + j] != mkt[j]:
+            return False
+    return True
 
 
 @jit
@@ -530,6 +548,7 @@ def neat_entries(cfg, base: int, mkt, st, side: int, whole_grid: bool, out, n: i
     step = mkt[M_PRICE_STEP]
     if q0 > 0.0 and abs(size) < _FLAT * min_entry_qty(p0, mkt):
         ws = _workspace(cfg, base, memo)
+        _basis(cfg, base, ws)
         if whole_grid:
             _grid(cfg, base, mkt, side, balance, p0, ws)
         else:  # only the first node is placed, with its own qty: its price is all the grid gives
