@@ -3,6 +3,7 @@ spent outside the replay (scheduling, results, bookkeeping), on real trades.
 
     python benchmarks/bench_optimize.py              # about 30 seconds
     python benchmarks/bench_optimize.py --quick      # small smoke run
+    python benchmarks/bench_optimize.py --candidates 480   # longer runs (default 160 candidates)
 
 Data (../shared/data, real): the bitFlyer BTC/JPY executions, 1.23 M trades over the ten days
 2018-01-20..30, imported into a temporary cache. Each candidate is a classic config backtested over all
@@ -91,6 +92,7 @@ def _schedstat() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer candidates")
+    parser.add_argument("--candidates", type=int, default=160, help="candidates per run (default 160)")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"real data not found at {DATA}")
@@ -105,7 +107,7 @@ def main() -> None:
                     "constraints": {"min_liquidation_distance": 0.05, "max_drawdown": 0.5}}
         path = tmp / "bench.hjson"
         path.write_text(json.dumps(settings))
-        n = 24 if args.quick else 160
+        n = 24 if args.quick else args.candidates
         print(f"bitFlyer BTC/JPY {report.days[0]}..{report.days[-1]}: {report.rows:,} trades; {n} candidates, "
               f"classic, batch 8; cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
         runs = [timed_search(path, tmp / f"w{w}", w, n) for w in (1, 2)]

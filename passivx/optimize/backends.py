@@ -82,10 +82,13 @@ class LocalBackend:
         return task
 
     def _dispatch(self) -> None:
-        """Give each worker up to DEPTH tasks: the next is waiting in its pipe when it finishes one."""
+        """Give each worker up to DEPTH tasks: the next is waiting in its pipe when it finishes one. A task
+        beyond a worker's first goes only while another stays queued for this process: otherwise, at the end
+        of a run, this process would sit idle while a worker works through tasks sent ahead."""
         while self._queue and self._sent:
             conn = min(self._sent, key=lambda c: len(self._sent[c]))
-            if len(self._sent[conn]) >= DEPTH:
+            depth = len(self._sent[conn])
+            if depth >= DEPTH or (depth and len(self._queue) < 2):
                 return
             task = self._queue.popleft()
             conn.send(task.task)
